@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sfbridge/sfbridge/internal/broker"
@@ -45,7 +47,27 @@ func External(t testing.TB) *broker.Broker {
 		t.Fatalf("external NATS at %s: %v\nstart it with: scripts/services.sh (or set SFBRIDGE_TEST_NATS_URL)", ExternalURL(), err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	keepAccountDir(t, b)
 	return b
+}
+
+// keepAccountDir works around a nats-server race (server/stream.go, still in
+// 2.15): after deleting a stream the server removes the account's streams
+// directory in a goroutine if it is empty, which can make a concurrent stream
+// create fail with "could not create storage directory" (10049). On the
+// shared test server, where tests create and delete streams all the time, one
+// stream that is never deleted keeps that directory from emptying.
+func keepAccountDir(t testing.TB, b *broker.Broker) {
+	t.Helper()
+	_, err := b.JetStream().CreateStream(context.Background(), jetstream.StreamConfig{
+		Name:        "SFBRIDGE_TEST_ANCHOR",
+		Description: "kept on purpose: see keepAccountDir in internal/broker/brokertest",
+		Subjects:    []string{"sfbridge_test_anchor"},
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		require.NoError(t, err)
+	}
 }
 
 // Prefix returns a unique name prefix ("T" + 8 hex chars) so tests sharing an
