@@ -67,4 +67,23 @@ if ! port_open "$nats_host" "$nats_port"; then
 		exit 1
 	fi
 fi
-say "PostgreSQL and NATS are up"
+# --- Node packages (jsforce checks the emulator's fidelity) -------------------------
+# Installed from the npm registry exactly as test/jsforce/package-lock.json pins them;
+# skipped when node_modules already matches the lock file.
+root=$(cd "$(dirname "$0")/.." && pwd)
+js=$root/test/jsforce
+if [ -f "$js/package-lock.json" ]; then
+	if ! command -v npm >/dev/null; then
+		say "npm is not installed; install Node.js 18+ with npm (Debian: nodejs npm) for the jsforce checks"
+		exit 1
+	fi
+	want=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
+	stamp=$js/node_modules/.sfbridge-lock-sha256
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+		say "installing node packages for test/jsforce (npm ci)"
+		(cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		echo "$want" > "$stamp"
+	fi
+fi
+
+say "PostgreSQL, NATS and node packages are ready"

@@ -66,6 +66,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 invalid config or input,
 	root.AddCommand(
 		newVersionCmd(stdio),
 		newValidateCmd(stdio),
+		newEmulatorCmd(stdio),
 	)
 	return root
 }
