@@ -168,6 +168,35 @@ await step('delete', async () => {
   }
 });
 
+await step('404 for an unknown record', async () => {
+  try {
+    await conn.sobject('Contact').retrieve('003000000000000AAA');
+    check(false, 'unknown Id rejected');
+  } catch (err) {
+    check(err.errorCode === 'NOT_FOUND', 'retrieve unknown Id → NOT_FOUND', err.errorCode);
+  }
+});
+
+// Last: expire every session. A connection holding only an access token must
+// fail as an expired session does; the logged-in one must log in again by
+// itself (jsforce re-runs the password grant on 401 INVALID_SESSION_ID).
+await step('401 INVALID_SESSION_ID after the session expires', async () => {
+  const bare = new jsforce.Connection({ instanceUrl: conn.instanceUrl, accessToken: conn.accessToken, version });
+  await bare.query('SELECT COUNT() FROM Account');
+  const before = conn.accessToken;
+  const res = await fetch(`${loginUrl}/__emulator/sessions/expire`, { method: 'POST' });
+  check(res.ok, 'emulator expired the sessions', res.status);
+  try {
+    await bare.query('SELECT Id FROM Account');
+    check(false, 'expired session rejected');
+  } catch (err) {
+    check(err.errorCode === 'INVALID_SESSION_ID' || err.name === 'INVALID_SESSION_ID', 'expired session → INVALID_SESSION_ID', { code: err.errorCode, name: err.name, message: err.message });
+  }
+  const q = await conn.query('SELECT COUNT() FROM Account');
+  check(q.totalSize === 1, 'jsforce re-authenticates and carries on', q.totalSize);
+  check(conn.accessToken !== before, 'with a new access token');
+});
+
 summary.failures = failures.length;
 console.log(JSON.stringify(summary));
 process.exit(Math.min(failures.length, 100));
