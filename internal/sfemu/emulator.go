@@ -135,7 +135,8 @@ func (e *Emulator) hookList() []CallHook {
 }
 
 // ServeHTTP normalises the request (fact sheet §0.3, §12.5: ?_HttpMethod=
-// override, one trailing slash, gzip bodies) and routes it.
+// override, leading double slashes, one trailing slash, gzip bodies) and
+// routes it.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.faults != nil && e.faults.front(w, r) {
 		return
@@ -151,6 +152,15 @@ func normalizeRequest(r *http.Request) *http.Request {
 	if r.Method == http.MethodPost {
 		if m := r.URL.Query().Get("_HttpMethod"); m != "" {
 			r2.Method = strings.ToUpper(m)
+		}
+	}
+	// An instance URL stored with a trailing slash (the sf CLI keeps
+	// --instance-url as URL.href, "https://host/") yields "//services/…";
+	// an org serves it as "/services/…".
+	if strings.HasPrefix(u.Path, "//") {
+		u.Path = "/" + strings.TrimLeft(u.Path, "/")
+		if u.RawPath != "" {
+			u.RawPath = "/" + strings.TrimLeft(u.RawPath, "/")
 		}
 	}
 	if len(u.Path) > 1 && strings.HasSuffix(u.Path, "/") {
