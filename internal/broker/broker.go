@@ -47,6 +47,8 @@ type Broker struct {
 	js   jetstream.JetStream
 	// closed is closed by the client once the connection is fully closed.
 	closed chan struct{}
+	// unlock releases the data_dir lock (embedded only).
+	unlock func()
 }
 
 // Open starts (embedded) or connects to (external) the JetStream described by opts.
@@ -63,6 +65,7 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	b := &Broker{opts: opts, closed: make(chan struct{})}
 	if opts.URL == Embedded || opts.URL == "" {
 		if err := b.startEmbedded(); err != nil {
+			b.shutdownServer()
 			return nil, err
 		}
 	}
@@ -77,6 +80,11 @@ func (b *Broker) startEmbedded() error {
 	if b.opts.DataDir == "" {
 		return errors.New("broker: embedded NATS needs a data_dir")
 	}
+	unlock, err := lockDataDir(b.opts.DataDir)
+	if err != nil {
+		return err
+	}
+	b.unlock = unlock
 	storeDir := filepath.Join(b.opts.DataDir, "jetstream")
 	if err := os.MkdirAll(storeDir, 0o700); err != nil {
 		return fmt.Errorf("broker: create store dir: %w", err)
@@ -192,6 +200,10 @@ func (b *Broker) shutdownServer() {
 	if b.srv != nil {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
+	}
+	if b.unlock != nil {
+		b.unlock()
+		b.unlock = nil
 	}
 }
 

@@ -59,3 +59,16 @@ func TestUnreachableIsTypedAndRedacted(t *testing.T) {
 	require.NotContains(t, err.Error(), "s3cret")
 	require.Contains(t, err.Error(), "REDACTED")
 }
+
+func TestEmbeddedStoreIsLocked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := brokertest.Embedded(t, dir)
+	_, err := broker.Open(context.Background(), broker.Options{URL: broker.Embedded, DataDir: dir})
+	require.ErrorIs(t, err, broker.ErrLocked)
+	require.ErrorContains(t, err, "in use by another sfbridge process")
+	require.NoError(t, b.Close())
+	b2, err := broker.Open(context.Background(), broker.Options{URL: broker.Embedded, DataDir: dir})
+	require.NoError(t, err)
+	require.NoError(t, b2.Close())
+}

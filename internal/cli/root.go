@@ -67,6 +67,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 invalid config or input,
 		newVersionCmd(stdio),
 		newValidateCmd(stdio),
 		newEmulatorCmd(stdio),
+		newStateCmd(stdio),
+		newTriggerCmd(stdio),
 	)
 	return root
 }

@@ -157,6 +157,7 @@ func (c *Config) sourceDefaults(p string, s *Source) {
 			tp, t := index(p+".tables", j), &pg.Tables[j]
 			t.Table = qualify(t.Table)
 			def(c, tp+".lag", &t.Lag, pg.Lag)
+			def(c, tp+".overlap", &t.Overlap, pg.Overlap)
 			def(c, tp+".batch_size", &t.BatchSize, pg.BatchSize)
 		}
 	case SourcePostgresCDC:

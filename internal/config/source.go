@@ -148,6 +148,11 @@ type PostgresPoll struct {
 	// Lag holds back rows newer than now() - lag until the next run, so a
 	// transaction that commits late is not skipped.
 	Lag time.Duration `yaml:"lag"`
+	// Overlap makes each run first re-read the rows whose cursor lies
+	// within Overlap below the watermark (timestamp cursors only), so a
+	// transaction that commits later than Lag is still read if it commits
+	// within Lag + Overlap. Zero turns it off.
+	Overlap time.Duration `yaml:"overlap"`
 	// StatementTimeout bounds every query.
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
 	// PoolSize is the most connections the source opens.
@@ -169,8 +174,9 @@ type PollTable struct {
 	Where string `yaml:"where"`
 	// SoftDelete turns rows marked deleted into deletes.
 	SoftDelete *SoftDelete `yaml:"soft_delete"`
-	// Lag and BatchSize override the source's.
+	// Lag, Overlap and BatchSize override the source's.
 	Lag       time.Duration `yaml:"lag"`
+	Overlap   time.Duration `yaml:"overlap"`
 	BatchSize int           `yaml:"batch_size"`
 }
 

@@ -145,6 +145,7 @@ func (v *validator) postgresPoll(p string, pg *PostgresPoll) {
 	}
 	v.intRange(p+".batch_size", pg.BatchSize, 1, 100_000, "")
 	v.durationMin(p+".lag", pg.Lag, 0)
+	v.durationMin(p+".overlap", pg.Overlap, 0)
 	v.durationMin(p+".statement_timeout", pg.StatementTimeout, 0)
 	v.intRange(p+".pool_size", pg.PoolSize, 1, 100, "")
 	if len(pg.Tables) == 0 {
@@ -184,6 +185,9 @@ func (v *validator) postgresPoll(p string, pg *PostgresPoll) {
 		// there, once.
 		if t.Lag != pg.Lag {
 			v.durationMin(tp+".lag", t.Lag, 0)
+		}
+		if t.Overlap != pg.Overlap {
+			v.durationMin(tp+".overlap", t.Overlap, 0)
 		}
 		if t.BatchSize != pg.BatchSize {
 			v.intRange(tp+".batch_size", t.BatchSize, 1, 100_000, "")

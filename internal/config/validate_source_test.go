@@ -3,6 +3,9 @@ package config
 import (
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // pollSource is a valid postgres_poll source entry without its closing brace.
@@ -33,6 +36,8 @@ func TestValidateSourceRules(t *testing.T) {
 		{"every too short", fmt.Sprintf(`{sources: [%s, every: 10ms}]}`, pollSource), []string{`sources[0].every: must be at least 1s, got 10ms`}},
 		{"lag negative", fmt.Sprintf(`{sources: [%s, lag: -5s}]}`, pollSource), []string{`sources[0].lag: must not be negative, got -5s`}},
 		{"lag zero is fine", fmt.Sprintf(`{sources: [%s, lag: 0s}]}`, pollSource), nil},
+		{"overlap negative", fmt.Sprintf(`{sources: [%s, overlap: -1m}]}`, pollSource), []string{`sources[0].overlap: must not be negative, got -1m0s`}},
+		{"table overlap negative", `{sources: [{name: db, type: postgres_poll, dsn: "${env:DATABASE_URL}", overlap: 1m, tables: [{table: public.counselors, key: id, cursor: u, overlap: -1s}]}]}`, []string{`sources[0].tables[0].overlap: must not be negative, got -1s`}},
 		{"batch_size zero", fmt.Sprintf(`{sources: [%s, batch_size: 0}]}`, pollSource), []string{`sources[0].batch_size: must be from 1 to 100000, got 0`}},
 		{"pool_size", fmt.Sprintf(`{sources: [%s, pool_size: 500}]}`, pollSource), []string{`sources[0].pool_size: must be from 1 to 100`}},
 		{"no tables", `{sources: [{name: db, type: postgres_poll, dsn: "${env:DATABASE_URL}"}]}`, []string{`sources[0].tables: list at least one table`, `syncs[0].from: "public.counselors" matches no table of source db`}},
@@ -80,4 +85,26 @@ func TestValidateSourceRules(t *testing.T) {
 		{"http body below event", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http, token: t, max_body_bytes: 1KiB}]}`, pollSource), []string{`sources[1].max_body_bytes: must be at least max_event_bytes (1MiB), got 1KiB`}},
 	}
 	runRules(t, tests, nil)
+}
+
+func TestPollOverlapInherited(t *testing.T) {
+	t.Parallel()
+	c, err := Parse(doc(`sources:
+  - name: db
+    type: postgres_poll
+    dsn: host=db
+    overlap: 2m
+    tables:
+      - {table: counselors, key: id, cursor: updated_at}
+      - {table: orgs, key: id, cursor: updated_at, overlap: 0s}
+  - {name: other, type: postgres_poll, dsn: host=db, tables: [{table: t, key: id, cursor: u}]}
+syncs:
+  - {name: s, from: db.public.counselors, object: Contact, external_id: X__c, fields: {X__c: row.id}}
+`), Options{})
+	require.NoError(t, err)
+	pg := c.Sources[0].PostgresPoll
+	require.Equal(t, 2*time.Minute, pg.Overlap)
+	require.Equal(t, 2*time.Minute, pg.Tables[0].Overlap, "inherited")
+	require.Equal(t, time.Duration(0), pg.Tables[1].Overlap, "an explicit 0s stays")
+	require.Equal(t, time.Duration(0), c.Sources[1].PostgresPoll.Tables[0].Overlap, "off by default")
 }
