@@ -67,8 +67,12 @@ Exit codes: 0 ok, 1 runtime failure, 2 invalid config or input,
 		newVersionCmd(stdio),
 		newValidateCmd(stdio),
 		newEmulatorCmd(stdio),
+		newRunCmd(stdio),
+		newDemoCmd(stdio),
 		newStateCmd(stdio),
 		newTriggerCmd(stdio),
+		newCheckCmd(stdio),
+		newDLQCmd(stdio),
 	)
 	return root
 }

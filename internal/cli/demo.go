@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/sfbridge/sfbridge/internal/demo"
+	"github.com/sfbridge/sfbridge/internal/engine"
+	"github.com/sfbridge/sfbridge/internal/sfemu"
+)
+
+type demoFlags struct {
+	dataDir     string
+	admin       string
+	emulator    string
+	orgs        int
+	counselors  int
+	changeEvery time.Duration
+	duration    time.Duration
+}
+
+func newDemoCmd(stdio IO) *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run everything on this machine: Postgres sample data → queue → Salesforce emulator, with a dashboard",
+		Long: `Demo runs the real daemon on sample data with nothing but this machine:
+an embedded NATS JetStream for the queue and state, the Salesforce emulator on a
+loopback port, and a demo schema (` + demo.Schema + `) created in the local PostgreSQL
+(SFBRIDGE_DEMO_DATABASE_URL, default ` + demo.DefaultDatabaseURL + `) with
+sample organisations and counselors and a trickle of changes. It prints the
+dashboard URL and what is happening; Ctrl-C stops it (drained, as run does).`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), stdio, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", "", "where the config and the queue live (default: a new temporary directory)")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:8080", "admin server (dashboard) address")
+	fl.StringVar(&f.emulator, "emulator", "127.0.0.1:0", "Salesforce emulator address")
+	fl.IntVar(&f.orgs, "orgs", 20, "sample organisations (→ Account)")
+	fl.IntVar(&f.counselors, "counselors", 2000, "sample counselors (→ Contact)")
+	fl.DurationVar(&f.changeEvery, "change-every", 500*time.Millisecond, "how often the sample application changes a row (0: never)")
+	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
+	return cmd
+}
+
+func runDemo(ctx context.Context, stdio IO, f demoFlags) error {
+	if f.orgs < 1 || f.counselors < 1 {
+		return Invalid(errors.New("demo: --orgs and --counselors must be at least 1"))
+	}
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+	out := stdio.Out
+	dir := f.dataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "sfbridge-demo-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+
+	dbURL := demo.DatabaseURL()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return Unreachable(fmt.Errorf("demo: PostgreSQL at %s: %v (start it with scripts/services.sh, or set SFBRIDGE_DEMO_DATABASE_URL)", demoDSN(dbURL), err))
+	}
+	defer conn.Close(context.Background())
+	fmt.Fprintf(out, "demo: creating schema %s with %d organisations and %d counselors in %s\n", demo.Schema, f.orgs, f.counselors, demoDSN(dbURL))
+	if err := demo.Setup(ctx, conn, demo.Schema, f.orgs, f.counselors); err != nil {
+		return err
+	}
+
+	emu := sfemu.New(sfemu.Options{})
+	ln, err := net.Listen("tcp", f.emulator)
+	if err != nil {
+		return fmt.Errorf("demo: emulator: %w", err)
+	}
+	emuSrv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = emuSrv.Serve(ln) }()
+	defer emuSrv.Close()
+	emuURL := "http://" + ln.Addr().String()
+
+	cfg, path, err := demo.WriteConfig(dir, emuURL, f.admin, dbURL, demo.Schema)
+	if err != nil {
+		return fmt.Errorf("demo: config: %w", err)
+	}
+	fmt.Fprintf(out, "demo: Salesforce emulator at %s (records: %s/__emulator/records/Contact)\n", emuURL, emuURL)
+	fmt.Fprintf(out, "demo: config written to %s\n", path)
+
+	log := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return runEngine(ctx, cfg, log, out, func(eng *engine.Engine) {
+		fmt.Fprintln(out, "demo: the sample application changes a counselor now and then; watch the dashboard, Ctrl-C to stop")
+		go changeLoop(ctx, conn, f, out)
+		go progressLoop(ctx, eng, emu, out)
+	})
+}
+
+// changeLoop plays the application: small changes at f.changeEvery.
+func changeLoop(ctx context.Context, conn *pgx.Conn, f demoFlags, out io.Writer) {
+	if f.changeEvery <= 0 {
+		return
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	t := time.NewTicker(f.changeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := demo.Change(ctx, conn, demo.Schema, rnd, f.counselors); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(out, "demo: change failed: %v\n", err)
+			}
+		}
+	}
+}
+
+// progressLoop prints what reached Salesforce every few seconds.
+func progressLoop(ctx context.Context, eng *engine.Engine, emu *sfemu.Emulator, out io.Writer) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			counts := emu.Org().ObjectCounts()
+			st := eng.Status(ctx)
+			line := fmt.Sprintf("demo: in Salesforce: %d Accounts, %d Contacts", counts["Account"], counts["Contact"])
+			for _, s := range st.Syncs {
+				line += fmt.Sprintf(" · %s: %d delivered, %d in DLQ, %s", s.Name, s.Delivered, s.DLQ, s.State)
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
+}
+
+// demoDSN shows a postgres DSN without its password.
+func demoDSN(dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
