@@ -4,7 +4,7 @@ PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/sfbridge/sfbridge/internal/cli.version=$(VERSION)
 
-.PHONY: help build test bench lint services
+.PHONY: help build test bench lint services demo
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,3 +28,7 @@ lint: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
 	@out=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*' | xargs gofmt -l); \
 		if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+demo: ## run the demo: Postgres sample data → embedded queue → Salesforce emulator, dashboard URL printed
+	scripts/services.sh
+	$(GO) run ./cmd/sfbridge demo
