@@ -17,7 +17,6 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/retry"
-	"github.com/sfbridge/sfbridge/internal/salesforce"
 	"github.com/sfbridge/sfbridge/internal/sfemu"
 )
 
@@ -106,93 +105,6 @@ func TestLockErrorsOnFivePercentAreAllDelivered(t *testing.T) {
 	require.Positive(t, e.emu.Faults().Status().RecordsFired[0], "the fault fired")
 }
 
-// Invariant 3: an outage is not a record's fault. With max_attempts 1 a
-// single record-level failure would dead-letter a record; none may.
-func TestOutageSpendsNoAttempts(t *testing.T) {
-	t.Parallel()
-	for _, mode := range []string{sfemu.OutageRefuse, sfemu.Outage503} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			e := setup(t, options{})
-			d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) {
-				c.MaxAttempts = 1
-				c.AckWait = 300 * time.Millisecond // held records must be kept alive
-			}})
-			first := rows(300)
-			e.publish(first[:100]...)
-			waitStats(t, d, "a first part delivered", func(s deliver.Stats) bool { return s.Delivered == 100 })
-
-			e.faults(sfemu.FaultConfig{Outage: &sfemu.OutageFault{Mode: mode, Duration: sfemu.Duration(1500 * time.Millisecond)}})
-			e.publish(first[100:]...)
-			s := waitStats(t, d, "records held while Salesforce is out", func(s deliver.Stats) bool {
-				return s.Circuit.State != deliver.CircuitClosed && s.Held > 0
-			})
-			require.NotEmpty(t, s.Circuit.LastError)
-
-			waitStats(t, d, "all delivered after the outage", func(s deliver.Stats) bool { return s.Delivered == 300 })
-			s = stop(t, d)
-			require.Zero(t, s.DeadLettered)
-			require.Zero(t, s.Retried, "no attempt was spent")
-			require.Equal(t, int64(300), s.Received, "held records were kept alive (InProgress): none was redelivered")
-			require.Equal(t, deliver.CircuitClosed, s.Circuit.State)
-			require.Positive(t, e.emu.Faults().Status().OutageHits)
-			e.requireInSalesforce(first)
-			require.Empty(t, e.dlqItems())
-			// No record's ledger holds a failure.
-			left, err := e.state.List(context.Background(), "attempts/")
-			require.NoError(t, err)
-			require.Empty(t, left)
-		})
-	}
-}
-
-func TestDailyAPILimitPausesAndResumes(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{sfConfig: func(c *salesforce.Config) { c.APIReserve = -1 }})
-	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) {
-		c.MaxAttempts = 1
-		c.BatchSize = 10
-		c.Concurrency = 1
-	}})
-	want := rows(100)
-	e.publish(want[:10]...)
-	waitStats(t, d, "first batch", func(s deliver.Stats) bool { return s.Delivered == 10 })
-
-	used, _ := e.emu.Org().APIUsage()
-	e.emu.Org().SetAPILimit(used + 3) // three more calls today
-	e.publish(want[10:]...)
-	s := waitStats(t, d, "paused at the limit", func(s deliver.Stats) bool {
-		return s.Circuit.State != deliver.CircuitClosed && s.Held > 0
-	})
-	require.Less(t, s.Delivered, int64(100))
-	paused := s.Delivered
-	// While paused, nothing more goes through.
-	require.Never(t, func() bool { return d.Stats().Delivered > paused }, 300*time.Millisecond, 20*time.Millisecond)
-
-	e.emu.Org().SetAPILimit(100000)
-	waitStats(t, d, "resumed", func(s deliver.Stats) bool { return s.Delivered == 100 })
-	s = stop(t, d)
-	require.Zero(t, s.DeadLettered+s.Retried)
-	e.requireInSalesforce(want)
-}
-
-func TestSessionsExpiringMidRunReauthenticate(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.MaxAttempts = 1; c.BatchSize = 20 }})
-	want := rows(400)
-	for i := 0; i < 400; i += 100 {
-		e.publish(want[i : i+100]...)
-		waitStats(t, d, "part delivered", func(s deliver.Stats) bool { return s.Delivered >= int64(i+50) })
-		e.faults(sfemu.FaultConfig{ExpireSessions: true})
-	}
-	waitStats(t, d, "all delivered", func(s deliver.Stats) bool { return s.Delivered == 400 })
-	s := stop(t, d)
-	require.Zero(t, s.DeadLettered+s.Retried)
-	e.requireInSalesforce(want)
-	require.GreaterOrEqual(t, e.client.TokenRequests(), int64(4), "logged in again after each expiry")
-}
-
 // Invariant 4: an older version retried after a newer one was delivered
 // never overwrites it.
 func TestOlderVersionRetriedLastIsSuperseded(t *testing.T) {
@@ -249,20 +161,6 @@ func TestCoalescesVersionsOfAKeyInABatch(t *testing.T) {
 	e.requireInSalesforce([]row{batch[1], batch[3]})
 	written := e.emu.Org().Counters().Written["Contact"]
 	require.Equal(t, int64(2), written[sfemu.OpInsert]+written[sfemu.OpUpdate], "one write per key")
-}
-
-func TestReplayedOlderVersionIsSuperseded(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	d := e.deliverer("counselors", options{})
-	newer := row{ID: "c-1", LastName: "Newer", Email: "n@example.org", Version: 5}
-	e.publish(newer)
-	waitStats(t, d, "delivered", func(s deliver.Stats) bool { return s.Delivered == 1 })
-	// The older version arrives afterwards (a late redelivery, a replay).
-	e.publish(row{ID: "c-1", LastName: "Older", Email: "o@example.org", Version: 4})
-	waitStats(t, d, "superseded", func(s deliver.Stats) bool { return s.Superseded == 1 })
-	stop(t, d)
-	e.requireInSalesforce([]row{newer})
 }
 
 // Invariant 7: bad input goes to the DLQ with its reason; the rest flows.
@@ -399,117 +297,6 @@ func TestDLQWindowStopsTheSync(t *testing.T) {
 	require.Equal(t, uint64(200-19), st.Pending+uint64(st.InFlight))
 }
 
-func TestReplayAfterTheFixDeliversExactlyTheDeadLettered(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	all := rows(300)
-	var bad []string
-	for i := 0; i < len(all); i += 100 { // 1%
-		bad = append(bad, all[i].ID)
-	}
-	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: bad, Error: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}}})
-	d := e.deliverer("counselors", options{})
-	// A second sync on the same records: a replay is not for it.
-	other := e.deliverer("leads", options{syncCfg: func(s *config.Sync) {
-		s.Object, s.ExternalID = "Lead", "Legacy_Id__c"
-		s.Fields = config.Fields{
-			{Name: "Legacy_Id__c", Expr: "row.id"},
-			{Name: "LastName", Expr: "row.last_name"},
-			{Name: "Company", Expr: `"ACME"`},
-		}
-	}})
-	e.publish(all...)
-	waitStats(t, d, "settled", func(s deliver.Stats) bool { return s.Delivered+s.DeadLettered == 300 })
-	waitStats(t, other, "other settled", func(s deliver.Stats) bool { return s.Delivered == 300 })
-	require.Len(t, e.dlqItems(), len(bad))
-
-	e.faults(sfemu.FaultConfig{}) // the validation rule is lifted
-	ctx := context.Background()
-	var replayed []string
-	for _, it := range e.dlqItems() {
-		r, err := e.dlq.Replay(ctx, it.Seq)
-		require.NoError(t, err)
-		require.Equal(t, "counselors", r.Sync)
-		replayed = append(replayed, r.MessageID)
-	}
-	require.Len(t, replayed, len(bad))
-	waitStats(t, d, "replays delivered", func(s deliver.Stats) bool { return s.Delivered == 300 })
-	waitStats(t, other, "replays not for it", func(s deliver.Stats) bool { return s.Filtered == int64(len(bad)) })
-	s := stop(t, d)
-	require.Equal(t, int64(len(bad)), s.DeadLettered)
-	os := stop(t, other)
-	require.Equal(t, int64(300), os.Delivered, "the other sync wrote nothing again")
-	e.requireInSalesforce(all)
-	require.Empty(t, e.dlqItems())
-
-	// Replaying the same entry again is a no-op: it is gone.
-	_, err := e.dlq.Replay(ctx, 1)
-	require.ErrorIs(t, err, queue.ErrNotFound)
-}
-
-func TestReplayRefusesASyncWithoutConsumer(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: []string{"c-0"}, Error: "REQUIRED_FIELD_MISSING"}}})
-	d := e.deliverer("counselors", options{})
-	e.publish(rows(1)...)
-	waitStats(t, d, "dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
-	stop(t, d)
-	require.NoError(t, e.queue.DeleteConsumer(context.Background(), "counselors"))
-	items := e.dlqItems()
-	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
-	require.ErrorIs(t, err, dlq.ErrNoConsumer)
-	require.Len(t, e.dlqItems(), 1, "the entry is kept")
-}
-
-func TestStopDrainsInFlightBatches(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	e.faults(sfemu.FaultConfig{Latency: []sfemu.LatencyFault{{Match: sfemu.Match{Endpoint: "collections.*"}, Fixed: sfemu.Duration(400 * time.Millisecond)}}})
-	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.BatchSize = 20 }})
-	e.publish(rows(200)...)
-	waitStats(t, d, "a batch in flight", func(s deliver.Stats) bool { return s.InFlight > 0 })
-	s := stop(t, d) // waits for the batches in hand
-	require.Positive(t, s.Delivered)
-	require.Less(t, s.Delivered, int64(200))
-	require.Zero(t, s.DeadLettered+s.Retried)
-	// What was fetched was written and acked, or handed back: the broker
-	// holds nothing unsettled for this consumer.
-	cons, err := e.queue.Consumer(context.Background(), d.ConsumerConfig())
-	require.NoError(t, err)
-	st, err := cons.Stats(context.Background())
-	require.NoError(t, err)
-	require.Zero(t, st.InFlight)
-	require.Len(t, e.contacts(), int(s.Delivered))
-
-	// Nothing is lost: the next run delivers the rest.
-	e.faults(sfemu.FaultConfig{})
-	d2 := e.deliverer("counselors", options{})
-	waitStats(t, d2, "the rest delivered", func(x deliver.Stats) bool { return x.Delivered == 200-s.Delivered })
-	stop(t, d2)
-	e.requireInSalesforce(rows(200))
-}
-
-func TestStopDuringAnOutageHandsRecordsBack(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.MaxAttempts = 1 }})
-	e.faults(sfemu.FaultConfig{Outage: &sfemu.OutageFault{Mode: sfemu.OutageRefuse, Duration: sfemu.Duration(time.Hour)}})
-	e.publish(rows(30)...)
-	waitStats(t, d, "held", func(s deliver.Stats) bool { return s.Held > 0 })
-	s := stop(t, d)
-	require.Positive(t, s.Released)
-	require.Zero(t, s.Delivered+s.DeadLettered+s.Retried)
-
-	// A new loop delivers them all once Salesforce is back: no attempt was
-	// spent (max_attempts is 1).
-	e.faults(sfemu.FaultConfig{})
-	d2 := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.MaxAttempts = 1 }})
-	waitStats(t, d2, "delivered", func(s deliver.Stats) bool { return s.Delivered == 30 })
-	stop(t, d2)
-	e.requireInSalesforce(rows(30))
-}
-
 func TestUnknownFieldDeadLettersOnlyThatRecord(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
@@ -568,36 +355,6 @@ func TestConfigValidation(t *testing.T) {
 		require.Contains(t, err.Error(), want)
 	}
 	require.False(t, errors.Is(err, deliver.ErrStopped))
-}
-
-// A replayed record runs through the sync's current mapping: fixing the
-// mapping and replaying fixes the data.
-func TestReplayUsesTheCurrentMapping(t *testing.T) {
-	t.Parallel()
-	e := setup(t, options{})
-	broken := func(s *config.Sync) {
-		s.Fields = append(s.Fields, config.Field{Name: "Title", Expr: "upper(row.title)"})
-	}
-	d := e.deliverer("counselors", options{syncCfg: broken})
-	r := rec(t, row{ID: "c-1", LastName: "Okafor", Email: "o@example.org", Version: 1})
-	r.Payload["title"] = 42 // upper() wants text: the mapping fails
-	require.NoError(t, e.queue.Publish(context.Background(), e.message(r)))
-	waitStats(t, d, "dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
-	stop(t, d)
-	items := e.dlqItems()
-	require.Len(t, items, 1)
-	require.Equal(t, dlq.ReasonMapping, items[0].Entry.Reason)
-
-	// The mapping is fixed and sfbridge restarted; then the replay.
-	fixed := e.deliverer("counselors", options{syncCfg: func(s *config.Sync) {
-		s.Fields = append(s.Fields, config.Field{Name: "Title", Expr: `"Counselor " + string(row.title)`})
-	}})
-	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
-	require.NoError(t, err)
-	waitStats(t, fixed, "delivered", func(s deliver.Stats) bool { return s.Delivered == 1 })
-	stop(t, fixed)
-	require.Equal(t, "Counselor 42", e.contacts()["c-1"]["Title"])
-	require.Empty(t, e.dlqItems())
 }
 
 // Invariant 4 under concurrency: many versions of a few keys, in shuffled
