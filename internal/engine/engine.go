@@ -38,6 +38,11 @@ type Options struct {
 	Namespace string
 	// NoAdmin skips the admin HTTP server (tests that do not need it).
 	NoAdmin bool
+	// BudgetWait is how long the Salesforce client holds calls once the
+	// org's daily API allowance is below the reserve, before one probe call
+	// (0: the client's default, salesforce.DefaultBudgetWait). Tests
+	// shorten it.
+	BudgetWait time.Duration
 }
 
 // Engine is one running sfbridge.
@@ -111,7 +116,9 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 	if e.state, err = natskv.Open(ctx, e.broker, natskv.Options{Prefix: e.opts.Namespace}); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	if e.sf, err = salesforce.New(SalesforceConfig(e.cfg.Salesforce, e.log, e.opts.HTTPClient)); err != nil {
+	sfc := SalesforceConfig(e.cfg.Salesforce, e.log, e.opts.HTTPClient)
+	sfc.BudgetWait = e.opts.BudgetWait
+	if e.sf, err = salesforce.New(sfc); err != nil {
 		return fmt.Errorf("salesforce: %w", err)
 	}
 	sink, err := salesforce.NewSink(e.sf, salesforce.SinkConfig{BulkThreshold: e.cfg.Salesforce.BulkThreshold})
@@ -125,7 +132,7 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 
 	// Every sync's durable consumer exists before any source publishes.
 	for i, s := range e.syncs {
-		dc := deliver.Config{Sync: s, Queue: e.queue, State: e.state, Sink: sink, Alerts: e.alerts, Logger: e.log.With("sync", s.Name())}
+		dc := deliver.Config{Sync: s, Queue: e.queue, State: e.state, Sink: sink, Alerts: e.alerts, Logger: e.log}
 		dc.Apply(e.cfg.Delivery, e.cfg.Syncs[i])
 		d, err := deliver.New(dc)
 		if err != nil {
@@ -202,6 +209,16 @@ func (e *Engine) Admin() *web.Server { return e.admin }
 
 // Salesforce is the client (nil before Start).
 func (e *Engine) Salesforce() *salesforce.Client { return e.sf }
+
+// Queue is the queue (nil before Start). The embedded store admits one
+// process at a time, so a running engine's DLQ is read and replayed
+// through it (dlq.NewStore).
+func (e *Engine) Queue() queue.Queue {
+	if e.queue == nil {
+		return nil
+	}
+	return e.queue
+}
 
 // Deliverers are the syncs' delivery loops, in config order.
 func (e *Engine) Deliverers() []*deliver.Deliverer { return e.loops }
