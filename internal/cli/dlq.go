@@ -124,25 +124,39 @@ every process shares.`,
 	return cmd
 }
 
-// openDLQ opens the broker and queue of the config at path.
-func openDLQ(ctx context.Context, path string) (*dlq.Store, queue.Queue, func(), error) {
-	cfg, err := config.Load(path)
+// selection is what a dlq subcommand reads or acts on: the entries flt
+// selects in the open DLQ.
+type selection struct {
+	flt   dlq.Filter
+	store *dlq.Store
+	q     queue.Queue
+	close func()
+}
+
+// open builds the filter of the flags and seqs and opens the broker and
+// queue of --config; the caller closes them.
+func (f *dlqFlags) open(ctx context.Context, seqs []string) (*selection, error) {
+	flt, err := f.filter(seqs, time.Now())
 	if err != nil {
-		return nil, nil, nil, Invalid(err)
+		return nil, err
+	}
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return nil, Invalid(err)
 	}
 	b, err := broker.Open(ctx, broker.Options{URL: cfg.NATS.URL.Reveal(), DataDir: cfg.DataDir, Name: "sfbridge dlq"})
 	switch {
 	case errors.Is(err, broker.ErrLocked):
-		return nil, nil, nil, fmt.Errorf("%w\nThe running sfbridge holds the DLQ; stop it (SIGTERM drains it) and run this again", err)
+		return nil, fmt.Errorf("%w\nThe running sfbridge holds the DLQ; stop it (SIGTERM drains it) and run this again", err)
 	case err != nil:
-		return nil, nil, nil, err
+		return nil, err
 	}
 	q, err := natsjs.Open(ctx, b, natsjs.Config{})
 	if err != nil {
 		_ = b.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return dlq.NewStore(q), q, func() { _ = b.Close() }, nil
+	return &selection{flt: flt, store: dlq.NewStore(q), q: q, close: func() { _ = b.Close() }}, nil
 }
 
 // itemJSON is an entry as the --json output shows it.
@@ -194,16 +208,12 @@ the next page.`,
 			if limit < 1 {
 				return Invalid(fmt.Errorf("--limit must be at least 1, got %d", limit))
 			}
-			flt, err := f.filter(nil, time.Now())
+			sel, err := f.open(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
-			store, _, closeFn, err := openDLQ(cmd.Context(), f.config)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			items, next, err := store.List(cmd.Context(), flt, from, limit)
+			defer sel.close()
+			items, next, err := sel.store.List(cmd.Context(), sel.flt, from, limit)
 			if err != nil {
 				return err
 			}
@@ -292,18 +302,15 @@ the raw record. --json prints {"seq", "stored", "subject", "sync", "entry": {…
 with the stored entry document.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			flt, err := f.filter(args, time.Now())
+			sel, err := f.open(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
-			store, _, closeFn, err := openDLQ(cmd.Context(), f.config)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			it, err := store.Get(cmd.Context(), flt.Seqs[0])
+			defer sel.close()
+			seq := sel.flt.Seqs[0]
+			it, err := sel.store.Get(cmd.Context(), seq)
 			if errors.Is(err, queue.ErrNotFound) {
-				return Invalid(fmt.Errorf("no DLQ entry %d (replayed or dropped already?)", flt.Seqs[0]))
+				return Invalid(fmt.Errorf("no DLQ entry %d (replayed or dropped already?)", seq))
 			}
 			if err != nil {
 				return err
@@ -380,15 +387,65 @@ func codePrefix(code string) string {
 	return code + ": "
 }
 
-// selection is what replay and drop act on: SEQs, or --all with filters.
-func selection(f *dlqFlags, all bool, args []string) (dlq.Filter, error) {
-	if len(args) == 0 && !all {
-		return dlq.Filter{}, Invalid(errors.New("name the entries (SEQ…, from sfbridge dlq list) or pass --all (narrowed by --sync, --code, --reason, --since, --until)"))
+// batchFlags are the flags of replay and drop, which act on SEQs or on
+// --all entries matching the filters.
+type batchFlags struct {
+	dlqFlags
+	all    bool
+	dryRun bool
+	// verb and participle name the action: "replay", "replayed".
+	verb, participle string
+}
+
+func (f *batchFlags) register(cmd *cobra.Command, verb, participle string) {
+	f.verb, f.participle = verb, participle
+	f.common(cmd)
+	f.filters(cmd)
+	cmd.Flags().BoolVar(&f.all, "all", false, "every entry matching the filters")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "only list what would be "+participle)
+}
+
+// open checks the selection (SEQs, or --all with filters) and opens the
+// DLQ; the caller closes it.
+func (f *batchFlags) open(ctx context.Context, args []string) (*selection, error) {
+	if len(args) == 0 && !f.all {
+		return nil, Invalid(errors.New("name the entries (SEQ…, from sfbridge dlq list) or pass --all (narrowed by --sync, --code, --reason, --since, --until)"))
 	}
-	if len(args) > 0 && all {
-		return dlq.Filter{}, Invalid(errors.New("give entry numbers or --all, not both"))
+	if len(args) > 0 && f.all {
+		return nil, Invalid(errors.New("give entry numbers or --all, not both"))
 	}
-	return f.filter(args, time.Now())
+	return f.dlqFlags.open(ctx, args)
+}
+
+// done is the word for what was done: "Replayed", or "Would replay" with
+// --dry-run.
+func (f *batchFlags) done() string {
+	if f.dryRun {
+		return "Would " + f.verb
+	}
+	return strings.ToUpper(f.participle[:1]) + f.participle[1:]
+}
+
+// report prints out (the --json document), or as text the lines, a line
+// per failure and the counts. Any failure is exit code 1.
+func (f *batchFlags) report(w io.Writer, out any, lines []string, done int, failed []failedJSON) error {
+	if f.asJSON {
+		if err := writeJSON(w, out); err != nil {
+			return err
+		}
+	} else {
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+		for _, fl := range failed {
+			fmt.Fprintf(w, "Not %s %d: %s\n", f.participle, fl.Seq, fl.Error)
+		}
+		fmt.Fprintf(w, "%s %d, failed %d.\n", f.done(), done, len(failed))
+	}
+	if len(failed) > 0 {
+		return errSilent
+	}
+	return nil
 }
 
 // failedJSON is an entry an action could not handle.
@@ -397,12 +454,36 @@ type failedJSON struct {
 	Error string `json:"error"`
 }
 
+// actOn reads every entry sel selects, then calls act on each: its result
+// is done, its error a failure, and ok false skips the entry. A SEQ asked
+// for that is not there is a failure too. done and failed are never nil
+// (they print as [] in --json).
+func actOn[T any](ctx context.Context, sel *selection, act func(dlq.Item) (res T, ok bool, err error)) (done []T, failed []failedJSON, err error) {
+	var targets []dlq.Item
+	if err := sel.store.Each(ctx, sel.flt, func(it dlq.Item) (bool, error) {
+		targets = append(targets, it)
+		return true, nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	done, failed = []T{}, []failedJSON{}
+	for _, seq := range missingSeqs(sel.flt.Seqs, targets) {
+		failed = append(failed, failedJSON{Seq: seq, Error: "no such entry (replayed or dropped already?)"})
+	}
+	for _, it := range targets {
+		res, ok, err := act(it)
+		switch {
+		case err != nil:
+			failed = append(failed, failedJSON{Seq: it.Seq, Error: err.Error()})
+		case ok:
+			done = append(done, res)
+		}
+	}
+	return done, failed, nil
+}
+
 func newDLQReplayCmd(stdio IO) *cobra.Command {
-	var (
-		f      dlqFlags
-		all    bool
-		dryRun bool
-	)
+	var f batchFlags
 	cmd := &cobra.Command{
 		Use:   "replay (SEQ... | --all) [--sync S] [--code C] [--reason R] [--since T] [--until T] [--dry-run]",
 		Short: "Send dead-lettered records through their sync again (current mapping)",
@@ -418,17 +499,26 @@ be replayed. --json prints {"replayed": [{"seq", "sync", "subject",
 "message_id"}], "failed": [{"seq", "error"}]}. The exit code is 1 when any entry
 failed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			flt, err := selection(&f, all, args)
-			if err != nil {
-				return err
-			}
-			store, q, closeFn, err := openDLQ(cmd.Context(), f.config)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			ctx := cmd.Context()
-			consumers, err := q.ConsumerNames(ctx)
+			sel, err := f.open(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer sel.close()
+			consumers, err := sel.q.ConsumerNames(ctx)
+			if err != nil {
+				return err
+			}
+			replayed, failed, err := actOn(ctx, sel, func(it dlq.Item) (dlq.Replayed, bool, error) {
+				if !f.dryRun {
+					r, err := sel.store.ReplayItem(ctx, it, consumers)
+					return r, true, err
+				}
+				if it.Err != nil {
+					return dlq.Replayed{}, false, nil
+				}
+				return dlq.Replayed{Seq: it.Seq, Sync: it.Entry.Sync, Subject: it.Entry.Subject, MessageID: dlq.ReplayID(it.Seq, it.Entry.MessageID)}, true, nil
+			})
 			if err != nil {
 				return err
 			}
@@ -436,68 +526,20 @@ failed.`,
 				Replayed []dlq.Replayed `json:"replayed"`
 				Failed   []failedJSON   `json:"failed"`
 				DryRun   bool           `json:"dry_run,omitempty"`
-			}{Replayed: []dlq.Replayed{}, Failed: []failedJSON{}, DryRun: dryRun}
-			var targets []dlq.Item
-			if err := store.Each(ctx, flt, func(it dlq.Item) (bool, error) {
-				targets = append(targets, it)
-				return true, nil
-			}); err != nil {
-				return err
+			}{Replayed: replayed, Failed: failed, DryRun: f.dryRun}
+			lines := make([]string, len(replayed))
+			for i, r := range replayed {
+				lines[i] = fmt.Sprintf("%s %d → %s on %s (sync %s)", f.done(), r.Seq, r.MessageID, r.Subject, r.Sync)
 			}
-			missing := missingSeqs(flt.Seqs, targets)
-			for _, seq := range missing {
-				out.Failed = append(out.Failed, failedJSON{Seq: seq, Error: "no such entry (replayed or dropped already?)"})
-			}
-			for _, it := range targets {
-				if dryRun {
-					if it.Err == nil {
-						out.Replayed = append(out.Replayed, dlq.Replayed{Seq: it.Seq, Sync: it.Entry.Sync, Subject: it.Entry.Subject, MessageID: dlq.ReplayID(it.Seq, it.Entry.MessageID)})
-					}
-					continue
-				}
-				r, err := store.ReplayItem(ctx, it, consumers)
-				if err != nil {
-					out.Failed = append(out.Failed, failedJSON{Seq: it.Seq, Error: err.Error()})
-					continue
-				}
-				out.Replayed = append(out.Replayed, r)
-			}
-			if f.asJSON {
-				if err := writeJSON(stdio.Out, out); err != nil {
-					return err
-				}
-			} else {
-				verb := "Replayed"
-				if dryRun {
-					verb = "Would replay"
-				}
-				for _, r := range out.Replayed {
-					fmt.Fprintf(stdio.Out, "%s %d → %s on %s (sync %s)\n", verb, r.Seq, r.MessageID, r.Subject, r.Sync)
-				}
-				for _, fl := range out.Failed {
-					fmt.Fprintf(stdio.Out, "Not replayed %d: %s\n", fl.Seq, fl.Error)
-				}
-				fmt.Fprintf(stdio.Out, "%s %d, failed %d.\n", verb, len(out.Replayed), len(out.Failed))
-			}
-			if len(out.Failed) > 0 {
-				return errSilent
-			}
-			return nil
+			return f.report(stdio.Out, out, lines, len(replayed), failed)
 		},
 	}
-	f.common(cmd)
-	f.filters(cmd)
-	cmd.Flags().BoolVar(&all, "all", false, "every entry matching the filters")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would be replayed")
+	f.register(cmd, "replay", "replayed")
 	return cmd
 }
 
 func newDLQDropCmd(stdio IO) *cobra.Command {
-	var (
-		f      dlqFlags
-		all    bool
-		dryRun bool
-	)
+	var f batchFlags
 	cmd := &cobra.Command{
 		Use:   "drop (SEQ... | --all) [--sync S] [--code C] [--reason R] [--since T] [--until T] [--dry-run]",
 		Short: "Delete DLQ entries for good",
@@ -506,64 +548,30 @@ records that should never reach Salesforce (test data, a deleted source row).
 --dry-run lists what would be dropped. --json prints {"dropped": [SEQ…],
 "failed": [{"seq", "error"}]}. The exit code is 1 when any entry failed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			flt, err := selection(&f, all, args)
-			if err != nil {
-				return err
-			}
-			store, _, closeFn, err := openDLQ(cmd.Context(), f.config)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			ctx := cmd.Context()
+			sel, err := f.open(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer sel.close()
+			dropped, failed, err := actOn(ctx, sel, func(it dlq.Item) (uint64, bool, error) {
+				if f.dryRun {
+					return it.Seq, true, nil
+				}
+				return it.Seq, true, sel.store.Drop(ctx, it.Seq)
+			})
+			if err != nil {
+				return err
+			}
 			out := struct {
 				Dropped []uint64     `json:"dropped"`
 				Failed  []failedJSON `json:"failed"`
 				DryRun  bool         `json:"dry_run,omitempty"`
-			}{Dropped: []uint64{}, Failed: []failedJSON{}, DryRun: dryRun}
-			var targets []dlq.Item
-			if err := store.Each(ctx, flt, func(it dlq.Item) (bool, error) {
-				targets = append(targets, it)
-				return true, nil
-			}); err != nil {
-				return err
-			}
-			for _, seq := range missingSeqs(flt.Seqs, targets) {
-				out.Failed = append(out.Failed, failedJSON{Seq: seq, Error: "no such entry (replayed or dropped already?)"})
-			}
-			for _, it := range targets {
-				if !dryRun {
-					if err := store.Drop(ctx, it.Seq); err != nil {
-						out.Failed = append(out.Failed, failedJSON{Seq: it.Seq, Error: err.Error()})
-						continue
-					}
-				}
-				out.Dropped = append(out.Dropped, it.Seq)
-			}
-			if f.asJSON {
-				if err := writeJSON(stdio.Out, out); err != nil {
-					return err
-				}
-			} else {
-				verb := "Dropped"
-				if dryRun {
-					verb = "Would drop"
-				}
-				for _, fl := range out.Failed {
-					fmt.Fprintf(stdio.Out, "Not dropped %d: %s\n", fl.Seq, fl.Error)
-				}
-				fmt.Fprintf(stdio.Out, "%s %d, failed %d.\n", verb, len(out.Dropped), len(out.Failed))
-			}
-			if len(out.Failed) > 0 {
-				return errSilent
-			}
-			return nil
+			}{Dropped: dropped, Failed: failed, DryRun: f.dryRun}
+			return f.report(stdio.Out, out, nil, len(dropped), failed)
 		},
 	}
-	f.common(cmd)
-	f.filters(cmd)
-	cmd.Flags().BoolVar(&all, "all", false, "every entry matching the filters")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would be dropped")
+	f.register(cmd, "drop", "dropped")
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package salesforce
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -90,33 +89,31 @@ type bulkSpec struct {
 // sObject Collections instead. It returns one Result per row; the error is
 // only for invalid arguments — request-level failures are in the results.
 func (c *Client) BulkUpsert(ctx context.Context, object, extField string, rows []map[string]any) ([]Result, error) {
-	if err := errors.Join(checkName("object", object), checkName("external ID field", extField)); err != nil {
+	out, valid, err := prepareUpsert(object, extField, rows)
+	if err != nil {
 		return nil, err
-	}
-	out := make([]Result, len(rows))
-	var valid []*prepared
-	for i, row := range rows {
-		p := prepareRow(i, row, extField)
-		if p.err != nil {
-			out[i] = Result{Err: p.err}
-			continue
-		}
-		valid = append(valid, &p)
 	}
 	spec := bulkSpec{object: object, operation: "upsert", extField: extField, keyCol: extField}
 	for _, wave := range uniqueWaves(valid, (*prepared).keyFold) {
-		var bulk, direct []*prepared
-		for _, p := range wave {
-			if p.csvSafe() {
-				bulk = append(bulk, p)
-			} else {
-				direct = append(direct, p)
-			}
-		}
-		c.bulkRun(ctx, spec, bulk, out)
-		c.upsertChunks(ctx, object, extField, direct, out)
+		c.bulkUpsertWave(ctx, spec, wave, out, CollectionLimit)
 	}
 	return out, nil
+}
+
+// bulkUpsertWave upserts wave (unique keys) in one Bulk run; the rows CSV
+// cannot carry go through Collections calls of size rows instead, in
+// parallel.
+func (c *Client) bulkUpsertWave(ctx context.Context, spec bulkSpec, wave []*prepared, out []Result, size int) {
+	var viaCSV, direct []*prepared
+	for _, p := range wave {
+		if p.csvSafe() {
+			viaCSV = append(viaCSV, p)
+		} else {
+			direct = append(direct, p)
+		}
+	}
+	c.bulkRun(ctx, spec, viaCSV, out)
+	c.upsertChunks(ctx, spec.object, spec.extField, direct, out, size, true)
 }
 
 // BulkDelete deletes records of object by Id through Bulk API 2.0

@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"sort"
@@ -55,6 +56,26 @@ func (p *prepared) csvSafe() bool {
 
 func invalidRow(format string, args ...any) error {
 	return classified(&RecordError{Code: CodeInvalidRow, Message: fmt.Sprintf(format, args...)}, Verdict{Class: ClassPermanent})
+}
+
+// prepareUpsert checks object and extField and prepares rows for an
+// upsert by extField. out has one Result per row, already set for the rows
+// that cannot be sent; valid are the others. The error is for invalid
+// arguments only.
+func prepareUpsert(object, extField string, rows []map[string]any) (out []Result, valid []*prepared, err error) {
+	if err := errors.Join(checkName("object", object), checkName("external ID field", extField)); err != nil {
+		return nil, nil, err
+	}
+	out = make([]Result, len(rows))
+	for i, row := range rows {
+		p := prepareRow(i, row, extField)
+		if p.err != nil {
+			out[i] = Result{Err: p.err}
+			continue
+		}
+		valid = append(valid, &p)
+	}
+	return out, valid, nil
 }
 
 // prepareRow converts row for an upsert by extField (or, when extField is

@@ -67,34 +67,16 @@ func (s *Sink) Client() *Client { return s.c }
 // The error is for invalid arguments only (no row was sent); everything
 // else — request-level failures included — is in the results.
 func (s *Sink) Write(ctx context.Context, object, extField string, rows []map[string]any) ([]Result, error) {
-	if err := errors.Join(checkName("object", object), checkName("external ID field", extField)); err != nil {
+	out, valid, err := prepareUpsert(object, extField, rows)
+	if err != nil {
 		return nil, err
-	}
-	out := make([]Result, len(rows))
-	var valid []*prepared
-	for i, row := range rows {
-		p := prepareRow(i, row, extField)
-		if p.err != nil {
-			out[i] = Result{Err: p.err}
-			continue
-		}
-		valid = append(valid, &p)
 	}
 	spec := bulkSpec{object: object, operation: "upsert", extField: extField, keyCol: extField}
 	for _, wave := range uniqueWaves(valid, (*prepared).keyFold) {
 		if len(wave) >= s.cfg.BulkThreshold {
-			var viaCSV, direct []*prepared
-			for _, p := range wave {
-				if p.csvSafe() {
-					viaCSV = append(viaCSV, p)
-				} else {
-					direct = append(direct, p)
-				}
-			}
-			s.c.bulkRun(ctx, spec, viaCSV, out)
-			s.c.upsertChunksSize(ctx, object, extField, direct, out, s.cfg.CollectionSize, true)
+			s.c.bulkUpsertWave(ctx, spec, wave, out, s.cfg.CollectionSize)
 		} else {
-			s.c.upsertChunksSize(ctx, object, extField, wave, out, s.cfg.CollectionSize, true)
+			s.c.upsertChunks(ctx, object, extField, wave, out, s.cfg.CollectionSize, true)
 		}
 		if !s.cfg.NoLockRetry {
 			var locked []*prepared
@@ -103,7 +85,7 @@ func (s *Sink) Write(ctx context.Context, object, extField string, rows []map[st
 					locked = append(locked, p)
 				}
 			}
-			s.c.upsertChunksSize(ctx, object, extField, locked, out, s.cfg.CollectionSize, false)
+			s.c.upsertChunks(ctx, object, extField, locked, out, s.cfg.CollectionSize, false)
 		}
 	}
 	return out, nil
@@ -130,13 +112,9 @@ func (s *Sink) Delete(ctx context.Context, object, extField string, keys []any) 
 	return s.c.deleteByExternalID(ctx, object, extField, keys, len(keys) >= s.cfg.BulkThreshold)
 }
 
-// upsertChunks upserts ps (unique keys) in Collections calls of ≤200 rows,
-// in parallel.
-func (c *Client) upsertChunks(ctx context.Context, object, extField string, ps []*prepared, out []Result) {
-	c.upsertChunksSize(ctx, object, extField, ps, out, CollectionLimit, true)
-}
-
-func (c *Client) upsertChunksSize(ctx context.Context, object, extField string, ps []*prepared, out []Result, size int, parallel bool) {
+// upsertChunks upserts ps (unique keys) in Collections calls of size
+// rows, in parallel unless parallel is false.
+func (c *Client) upsertChunks(ctx context.Context, object, extField string, ps []*prepared, out []Result, size int, parallel bool) {
 	var wg sync.WaitGroup
 	for start := 0; start < len(ps); start += size {
 		chunk := ps[start:min(start+size, len(ps))]

@@ -1,6 +1,7 @@
 package sfemu
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -261,6 +262,65 @@ func (b *bulkStore) remove(j *bulkJob) {
 		delete(b.jobs, j.id)
 	}
 	b.mu.Unlock()
+}
+
+// info answers GET jobs/ingest/{id} and jobs/query/{id} with the job info.
+func (b *bulkStore) info(c *Call, query bool) {
+	j := b.job(c, query)
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if query {
+		c.JSON(http.StatusOK, j.queryJSON(true))
+		return
+	}
+	c.JSON(http.StatusOK, j.ingestJSON(c, true))
+}
+
+// statePatch finds the job of a PATCH jobs/ingest|query/{id} and reads
+// the state its {"state": …} body asks for (other keys are ignored); when
+// either fails it has answered and j is nil.
+func (b *bulkStore) statePatch(c *Call, query bool) (j *bulkJob, state string) {
+	if j = b.job(c, query); j == nil {
+		return nil, ""
+	}
+	var body struct {
+		State string `json:"state"`
+	}
+	if !c.DecodeJSON(&body) {
+		return nil, ""
+	}
+	return j, body.State
+}
+
+// deleteJob answers DELETE jobs/ingest/{id} and jobs/query/{id}: 204 when
+// bulkDeletable allows it in the job's state.
+func (b *bulkStore) deleteJob(c *Call, query bool, extra string) {
+	j := b.job(c, query)
+	if j == nil || !bulkDeletable(c, j, b.now(), extra) {
+		return
+	}
+	b.remove(j)
+	c.NoContent()
+}
+
+// bulkDeletable reports whether j may be deleted in its state (the bulkTerminal
+// states and extra); a job not yet processed is aborted first. Otherwise
+// it answers 400 API_ERROR.
+func bulkDeletable(c *Call, j *bulkJob, now time.Time, extra string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if bulkTerminal(j.state) {
+		return true
+	}
+	if extra != "" && j.state == extra {
+		j.abort(now)
+		return true
+	}
+	c.Error(http.StatusBadRequest, codeBulkAPIError, fmt.Sprintf("Job %s can not be deleted in state %s", j.id, j.state))
+	return false
 }
 
 // list answers GET jobs/ingest and jobs/query (fact sheet §8.6):

@@ -182,15 +182,7 @@ func (b *bulkStore) ingestList(c *Call) {
 }
 
 // ingestInfo answers GET jobs/ingest/{id}.
-func (b *bulkStore) ingestInfo(c *Call) {
-	j := b.job(c, false)
-	if j == nil {
-		return
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	c.JSON(http.StatusOK, j.ingestJSON(c, true))
-}
+func (b *bulkStore) ingestInfo(c *Call) { b.info(c, false) }
 
 // errBulkMultipleUploads is Salesforce's answer to a second PUT, and to closing
 // a job that got one (fact sheet §8.2; the message's typo is Salesforce's).
@@ -268,25 +260,17 @@ func readBulkUpload(c *Call) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
-type bulkStatePatch struct {
-	State string `json:"state"`
-}
-
 // ingestPatch answers PATCH jobs/ingest/{id} {"state":"UploadComplete" |
 // "Aborted"} with 200 and the job (§8.3); extra keys are ignored.
 func (b *bulkStore) ingestPatch(c *Call) {
-	j := b.job(c, false)
+	j, state := b.statePatch(c, false)
 	if j == nil {
-		return
-	}
-	var body bulkStatePatch
-	if !c.DecodeJSON(&body) {
 		return
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	now := b.now()
-	switch body.State {
+	switch state {
 	case bulkUploadComplete:
 		if j.state != bulkOpen {
 			c.Error(http.StatusBadRequest, codeBulkInvalidJobState, fmt.Sprintf("Closing already %s Job not allowed", bulkStateWord(j.state)))
@@ -305,7 +289,7 @@ func (b *bulkStore) ingestPatch(c *Call) {
 		}
 	default:
 		c.Error(http.StatusBadRequest, codeBulkInvalidJobState, fmt.Sprintf(
-			"Invalid state: %s. A job can only be set to UploadComplete or Aborted", body.State))
+			"Invalid state: %s. A job can only be set to UploadComplete or Aborted", state))
 		return
 	}
 	c.JSON(http.StatusOK, j.ingestJSON(c, false))
@@ -332,31 +316,4 @@ func bulkStateWord(state string) string {
 
 // ingestDelete answers DELETE jobs/ingest/{id}: 204, only once the upload
 // is closed and the job is not being processed (§8.6).
-func (b *bulkStore) ingestDelete(c *Call) {
-	j := b.job(c, false)
-	if j == nil {
-		return
-	}
-	if !bulkDeletable(c, j, b.now(), bulkUploadComplete) {
-		return
-	}
-	b.remove(j)
-	c.NoContent()
-}
-
-// bulkDeletable reports whether j may be deleted in its state (the bulkTerminal
-// states and extra); a job not yet processed is aborted first. Otherwise
-// it answers 400 API_ERROR.
-func bulkDeletable(c *Call, j *bulkJob, now time.Time, extra string) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if bulkTerminal(j.state) {
-		return true
-	}
-	if extra != "" && j.state == extra {
-		j.abort(now)
-		return true
-	}
-	c.Error(http.StatusBadRequest, codeBulkAPIError, fmt.Sprintf("Job %s can not be deleted in state %s", j.id, j.state))
-	return false
-}
+func (b *bulkStore) ingestDelete(c *Call) { b.deleteJob(c, false, bulkUploadComplete) }

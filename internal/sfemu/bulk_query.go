@@ -177,31 +177,19 @@ func (b *bulkStore) queryList(c *Call) {
 }
 
 // queryInfo answers GET jobs/query/{id}.
-func (b *bulkStore) queryInfo(c *Call) {
-	j := b.job(c, true)
-	if j == nil {
-		return
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	c.JSON(http.StatusOK, j.queryJSON(true))
-}
+func (b *bulkStore) queryInfo(c *Call) { b.info(c, true) }
 
 // queryPatch answers PATCH jobs/query/{id} {"state":"Aborted"}.
 func (b *bulkStore) queryPatch(c *Call) {
-	j := b.job(c, true)
+	j, state := b.statePatch(c, true)
 	if j == nil {
-		return
-	}
-	var body bulkStatePatch
-	if !c.DecodeJSON(&body) {
 		return
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if body.State != bulkAborted {
+	if state != bulkAborted {
 		c.Error(http.StatusBadRequest, codeBulkInvalidJobState, fmt.Sprintf(
-			"Invalid state: %s. A query job can only be set to Aborted", body.State))
+			"Invalid state: %s. A query job can only be set to Aborted", state))
 		return
 	}
 	if !bulkPatchAbort(c, j, b.now()) {
@@ -212,17 +200,7 @@ func (b *bulkStore) queryPatch(c *Call) {
 
 // queryDelete answers DELETE jobs/query/{id}: 204 once the job has
 // finished, else 400 API_ERROR (§8.7).
-func (b *bulkStore) queryDelete(c *Call) {
-	j := b.job(c, true)
-	if j == nil {
-		return
-	}
-	if !bulkDeletable(c, j, b.now(), "") {
-		return
-	}
-	b.remove(j)
-	c.NoContent()
-}
+func (b *bulkStore) queryDelete(c *Call) { b.deleteJob(c, true, "") }
 
 // encodeBulkLocator and decodeBulkLocator map a row offset to an Sforce-Locator
 // token: the base64 of the decimal offset, as Salesforce's look.

@@ -147,17 +147,21 @@ func clientCredentials(c *Call, p url.Values) (id, secret string) {
 
 func equalSecret(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// authenticateClient checks the client id and, when required or given, the
-// secret.
-func (a *authServer) authenticateClient(id, secret string, secretRequired bool) (*compiledApp, *oauthError) {
+// authenticateClient checks the calling client's id and, when required or
+// given, its secret (see clientCredentials). On failure it answers the
+// OAuth error and returns nil.
+func (a *authServer) authenticateClient(c *Call, p url.Values, secretRequired bool) *compiledApp {
+	id, secret := clientCredentials(c, p)
 	app := a.app(id)
-	if id == "" || app == nil {
-		return nil, &oauthInvalidClientID
+	switch {
+	case id == "" || app == nil:
+		c.oauthError(oauthInvalidClientID)
+		return nil
+	case (secretRequired || secret != "") && !equalSecret(secret, app.ClientSecret):
+		c.oauthError(oauthInvalidClient)
+		return nil
 	}
-	if (secretRequired || secret != "") && !equalSecret(secret, app.ClientSecret) {
-		return nil, &oauthInvalidClient
-	}
-	return app, nil
+	return app
 }
 
 func (a *authServer) token(c *Call) {
@@ -193,33 +197,36 @@ func (a *authServer) clientCredentialsGrant(c *Call, p url.Values) {
 		c.oauthError(oauthWrongDomain)
 		return
 	}
-	id, secret := clientCredentials(c, p)
-	app, oerr := a.authenticateClient(id, secret, true)
-	if oerr != nil {
-		c.oauthError(*oerr)
+	app := a.authenticateClient(c, p, true)
+	if app == nil {
 		return
 	}
 	if app.RunAs == RunAsNone {
 		c.oauthError(oauthNoRunAs)
 		return
 	}
-	userID, _ := a.org.DefaultUser()
 	if app.RunAs != "" {
-		id, ok := a.userID(app.RunAs)
-		if !ok {
-			c.oauthError(oauthNoRunAs)
-			return
-		}
-		userID = id
+		a.issueFor(c, app, app.RunAs, oauthNoRunAs)
+		return
+	}
+	userID, _ := a.org.DefaultUser()
+	a.issue(c, app, userID, false, 0)
+}
+
+// issueFor issues app a token for the user named username (see userID), or
+// answers fail when there is no such user.
+func (a *authServer) issueFor(c *Call, app *compiledApp, username string, fail oauthError) {
+	userID, ok := a.userID(username)
+	if !ok {
+		c.oauthError(fail)
+		return
 	}
 	a.issue(c, app, userID, false, 0)
 }
 
 func (a *authServer) passwordGrant(c *Call, p url.Values) {
-	id, secret := clientCredentials(c, p)
-	app, oerr := a.authenticateClient(id, secret, true)
-	if oerr != nil {
-		c.oauthError(*oerr)
+	app := a.authenticateClient(c, p, true)
+	if app == nil {
 		return
 	}
 	u, ok := a.users[strings.ToLower(p.Get("username"))]
@@ -227,19 +234,12 @@ func (a *authServer) passwordGrant(c *Call, p url.Values) {
 		c.oauthError(oauthAuthFailure)
 		return
 	}
-	userID, ok := a.userID(u.Username)
-	if !ok {
-		c.oauthError(oauthAuthFailure)
-		return
-	}
-	a.issue(c, app, userID, false, 0)
+	a.issueFor(c, app, u.Username, oauthAuthFailure)
 }
 
 func (a *authServer) refreshGrant(c *Call, p url.Values) {
-	id, secret := clientCredentials(c, p)
-	app, oerr := a.authenticateClient(id, secret, false)
-	if oerr != nil {
-		c.oauthError(*oerr)
+	app := a.authenticateClient(c, p, false)
+	if app == nil {
 		return
 	}
 	a.mu.Lock()
@@ -289,12 +289,7 @@ func (a *authServer) jwtGrant(c *Call, p url.Values) {
 		c.oauthError(oauthNotApproved)
 		return
 	}
-	userID, ok := a.userID(u.Username)
-	if !ok {
-		c.oauthError(oauthNotApproved)
-		return
-	}
-	a.issue(c, app, userID, false, 0)
+	a.issueFor(c, app, u.Username, oauthNotApproved)
 }
 
 // audienceOK accepts the login and test hosts, the emulator's own URL (a

@@ -34,16 +34,26 @@ func (c *Call) pageSize() int {
 	return n
 }
 
-// query answers GET /query?q= and /queryAll?q= (§6.1, §6.2).
-func (e *Emulator) query(c *Call) {
+// queryParam prepares the query of the q parameter; when it is missing or
+// does not compile it answers 400 and returns nil.
+func (e *Emulator) queryParam(c *Call) *plan {
 	soql := c.Req.URL.Query().Get("q")
 	if strings.TrimSpace(soql) == "" {
 		c.Error(http.StatusBadRequest, CodeMalformedQuery, "A query string has to be specified")
-		return
+		return nil
 	}
 	p, qerr := e.org.prepare(soql)
 	if qerr != nil {
 		c.Error(http.StatusBadRequest, qerr.Code, qerr.Message)
+		return nil
+	}
+	return p
+}
+
+// query answers GET /query?q= and /queryAll?q= (§6.1, §6.2).
+func (e *Emulator) query(c *Call) {
+	p := e.queryParam(c)
+	if p == nil {
 		return
 	}
 	all := strings.HasPrefix(c.Endpoint, "query_all")

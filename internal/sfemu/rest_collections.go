@@ -117,11 +117,7 @@ func (e *Emulator) collectionsUpdate(c *Call) {
 // (§4.3). A record without attributes.type is taken to be of the URI's
 // type; one of another type fails with INVALID_TYPE (unverified).
 func (e *Emulator) collectionsUpsert(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	f := c.extField(o)
+	o, f := c.objectExtField()
 	if f == nil {
 		return
 	}

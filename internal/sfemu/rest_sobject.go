@@ -21,6 +21,38 @@ func (c *Call) apply(tx *Tx, req *DML) []Result {
 	return tx.Apply(req)
 }
 
+// applyOne runs the one-row DML build returns inside a write, as the
+// caller, and returns the row's result; nil when build returned nil
+// (having answered).
+func (c *Call) applyOne(build func() *DML) *Result {
+	var res *Result
+	_ = c.write(func(tx *Tx) error {
+		if req := build(); req != nil {
+			res = &c.apply(tx, req)[0]
+		}
+		return nil
+	})
+	return res
+}
+
+// noContent answers a single-record update or delete: 204, or the row's
+// failure; a nil res has been answered.
+func (c *Call) noContent(res *Result) {
+	switch {
+	case res == nil:
+	case !res.Success:
+		c.recordFailure(*res)
+	default:
+		c.NoContent()
+	}
+}
+
+// created answers 201 with the new record's Location and its result.
+func (c *Call) created(o *Object, res Result, upsert bool) {
+	c.Header().Set("Location", c.DataPath("/sobjects/"+o.Name+"/"+res.ID))
+	c.JSON(http.StatusCreated, saveResult(res, upsert))
+}
+
 // recordFailure answers a failed single-record call: the row's errors in
 // the REST envelope, 404 for NOT_FOUND and ENTITY_IS_DELETED, else 400.
 func (c *Call) recordFailure(res Result) {
@@ -58,17 +90,14 @@ func (e *Emulator) sobjectCreate(c *Call) {
 	if !ok {
 		return
 	}
-	var res Result
-	_ = c.write(func(tx *Tx) error {
-		res = c.apply(tx, &DML{Op: OpInsert, Object: o.Name, Rows: []Row{{Fields: body}}})[0]
-		return nil
+	res := c.applyOne(func() *DML {
+		return &DML{Op: OpInsert, Object: o.Name, Rows: []Row{{Fields: body}}}
 	})
 	if !res.Success {
-		c.recordFailure(res)
+		c.recordFailure(*res)
 		return
 	}
-	c.Header().Set("Location", c.DataPath("/sobjects/"+o.Name+"/"+res.ID))
-	c.JSON(http.StatusCreated, saveResult(res, false))
+	c.created(o, *res, false)
 }
 
 // sobjectCreateID answers POST /sobjects/{SObject}/Id, a create (v37+);
@@ -81,16 +110,19 @@ func (e *Emulator) sobjectCreateID(c *Call) {
 	c.methodNotAllowed(http.MethodPost, "DELETE,GET,HEAD,PATCH")
 }
 
-// recordID resolves the {id} segment. A value that is not an Id is taken
-// for an external-ID lookup and answers 404 "Provided external ID field
-// does not exist or is not accessible: <value>" (§3.2).
-func (c *Call) recordID() (string, bool) {
+// objectRecordID resolves the {SObject} and {id} segments; when either
+// fails it has answered and ok is false. An {id} that is not an Id is
+// taken for an external-ID lookup and answers 404 "Provided external ID
+// field does not exist or is not accessible: <value>" (§3.2).
+func (c *Call) objectRecordID() (o *Object, id string, ok bool) {
+	if o = c.object(); o == nil {
+		return nil, "", false
+	}
 	seg := c.Req.PathValue("id")
-	id, ok := NormalizeID(seg)
-	if !ok {
+	if id, ok = NormalizeID(seg); !ok {
 		c.Error(http.StatusNotFound, CodeNotFound, msgExternalIDFieldNotFound+seg)
 	}
-	return id, ok
+	return o, id, ok
 }
 
 // liveRecord finds a record of o by Id for a single-record call, answering
@@ -138,11 +170,7 @@ func splitList(s string) []string {
 
 // sobjectRead answers GET /sobjects/{SObject}/{id}[?fields=] (§3.2).
 func (e *Emulator) sobjectRead(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	id, ok := c.recordID()
+	o, id, ok := c.objectRecordID()
 	if !ok {
 		return
 	}
@@ -160,11 +188,7 @@ func (e *Emulator) sobjectRead(c *Call) {
 
 // sobjectUpdate answers PATCH /sobjects/{SObject}/{id} (§3.3): 204.
 func (e *Emulator) sobjectUpdate(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	id, ok := c.recordID()
+	o, id, ok := c.objectRecordID()
 	if !ok {
 		return
 	}
@@ -172,59 +196,31 @@ func (e *Emulator) sobjectUpdate(c *Call) {
 	if !ok {
 		return
 	}
-	var res *Result
-	_ = c.write(func(tx *Tx) error {
+	c.noContent(c.applyOne(func() *DML {
 		if c.liveRecord(o, id) == nil {
 			return nil
 		}
-		res = &c.apply(tx, &DML{Op: OpUpdate, Object: o.Name, Rows: []Row{{ID: id, Fields: body}}})[0]
-		return nil
-	})
-	switch {
-	case res == nil:
-	case !res.Success:
-		c.recordFailure(*res)
-	default:
-		c.NoContent()
-	}
+		return &DML{Op: OpUpdate, Object: o.Name, Rows: []Row{{ID: id, Fields: body}}}
+	}))
 }
 
 // sobjectDelete answers DELETE /sobjects/{SObject}/{id} (§3.4): 204.
 func (e *Emulator) sobjectDelete(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	id, ok := c.recordID()
+	o, id, ok := c.objectRecordID()
 	if !ok {
 		return
 	}
-	c.deleteIDs(o, func(*Tx) []string {
+	c.noContent(c.applyOne(func() *DML {
 		if c.liveRecord(o, id) == nil {
 			return nil
 		}
-		return []string{id}
-	})
+		return deleteOne(o, id)
+	}))
 }
 
-// deleteIDs deletes the record find returns (none: find answered).
-func (c *Call) deleteIDs(o *Object, find func(*Tx) []string) {
-	var res *Result
-	_ = c.write(func(tx *Tx) error {
-		ids := find(tx)
-		if len(ids) == 0 {
-			return nil
-		}
-		res = &c.apply(tx, &DML{Op: OpDelete, Object: o.Name, Rows: []Row{{ID: ids[0]}}})[0]
-		return nil
-	})
-	switch {
-	case res == nil:
-	case !res.Success:
-		c.recordFailure(*res)
-	default:
-		c.NoContent()
-	}
+// deleteOne is the DML deleting record id of o.
+func deleteOne(o *Object, id string) *DML {
+	return &DML{Op: OpDelete, Object: o.Name, Rows: []Row{{ID: id}}}
 }
 
 // multipleChoices answers 300 with the URLs of the matching records (§3.5;

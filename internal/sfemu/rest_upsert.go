@@ -6,15 +6,19 @@ import (
 	"strings"
 )
 
-// extField resolves {field} as an external-ID field of o, answering 404
-// "Provided external ID field does not exist or is not accessible" (§3.5).
-func (c *Call) extField(o *Object) *Field {
+// objectExtField resolves the {SObject} segment and {field} as an
+// external-ID field of it; when either fails it has answered (404, for the
+// field "Provided external ID field does not exist or is not accessible",
+// §3.5) and f is nil.
+func (c *Call) objectExtField() (o *Object, f *Field) {
+	if o = c.object(); o == nil {
+		return nil, nil
+	}
 	name := c.Req.PathValue("field")
-	f := o.ExternalIDField(name)
-	if f == nil {
+	if f = o.ExternalIDField(name); f == nil {
 		c.Error(http.StatusNotFound, CodeNotFound, msgExternalIDFieldNotFound+name)
 	}
-	return f
+	return o, f
 }
 
 // matchExternal returns the live records of o whose f equals value.
@@ -42,11 +46,7 @@ func (c *Call) matchExternal(o *Object, f *Field, value string) []string {
 // 404 with ?updateOnly=true and no match. POST is treated the same
 // (unverified; the Bulk guide's example uses POST).
 func (e *Emulator) sobjectUpsert(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	f := c.extField(o)
+	o, f := c.objectExtField()
 	if f == nil {
 		return
 	}
@@ -66,14 +66,12 @@ func (e *Emulator) sobjectUpsert(c *Call) {
 		body[f.Name] = value
 	}
 	updateOnly := strings.EqualFold(c.Req.URL.Query().Get("updateOnly"), "true")
-	var res *Result
-	_ = c.write(func(tx *Tx) error {
+	res := c.applyOne(func() *DML {
 		if updateOnly && len(c.matchExternal(o, f, value)) == 0 {
 			c.Error(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 			return nil
 		}
-		res = &c.apply(tx, &DML{Op: OpUpsert, Object: o.Name, ExtIDField: f.Name, Rows: []Row{row}})[0]
-		return nil
+		return &DML{Op: OpUpsert, Object: o.Name, ExtIDField: f.Name, Rows: []Row{row}}
 	})
 	switch {
 	case res == nil:
@@ -83,14 +81,12 @@ func (e *Emulator) sobjectUpsert(c *Call) {
 		c.recordFailure(*res)
 	case c.versionBefore(46):
 		if res.Created {
-			c.Header().Set("Location", c.DataPath("/sobjects/"+o.Name+"/"+res.ID))
-			c.JSON(http.StatusCreated, saveResult(*res, false))
+			c.created(o, *res, false)
 		} else {
 			c.NoContent()
 		}
 	case res.Created:
-		c.Header().Set("Location", c.DataPath("/sobjects/"+o.Name+"/"+res.ID))
-		c.JSON(http.StatusCreated, saveResult(*res, true))
+		c.created(o, *res, true)
 	default:
 		c.JSON(http.StatusOK, saveResult(*res, true))
 	}
@@ -105,11 +101,7 @@ func (c *Call) versionBefore(major int) bool {
 // sobjectReadByExt answers GET /sobjects/{SObject}/{ExtField}/{value}
 // (§3.6): 200 record, 404, or 300 with the matching record URLs.
 func (e *Emulator) sobjectReadByExt(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	f := c.extField(o)
+	o, f := c.objectExtField()
 	if f == nil {
 		return
 	}
@@ -134,24 +126,20 @@ func (e *Emulator) sobjectReadByExt(c *Call) {
 // sobjectDeleteByExt answers DELETE /sobjects/{SObject}/{ExtField}/{value}
 // (§3.4): 204, 404, or 300 when several records match.
 func (e *Emulator) sobjectDeleteByExt(c *Call) {
-	o := c.object()
-	if o == nil {
-		return
-	}
-	f := c.extField(o)
+	o, f := c.objectExtField()
 	if f == nil {
 		return
 	}
-	c.deleteIDs(o, func(*Tx) []string {
+	c.noContent(c.applyOne(func() *DML {
 		ids := c.matchExternal(o, f, c.Req.PathValue("value"))
 		switch len(ids) {
 		case 0:
 			c.Error(http.StatusNotFound, CodeNotFound, msgResourceNotFound)
 			return nil
 		case 1:
-			return ids
+			return deleteOne(o, ids[0])
 		}
 		c.multipleChoices(o, ids)
 		return nil
-	})
+	}))
 }

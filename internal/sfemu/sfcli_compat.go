@@ -35,14 +35,8 @@ func (e *Emulator) queryOrColumns(c *Call) {
 		e.query(c)
 		return
 	}
-	soql := c.Req.URL.Query().Get("q")
-	if strings.TrimSpace(soql) == "" {
-		c.Error(http.StatusBadRequest, CodeMalformedQuery, "A query string has to be specified")
-		return
-	}
-	p, qerr := e.org.prepare(soql)
-	if qerr != nil {
-		c.Error(http.StatusBadRequest, qerr.Code, qerr.Message)
+	p := e.queryParam(c)
+	if p == nil {
 		return
 	}
 	c.JSON(http.StatusOK, p.columnsInfo())
