@@ -129,6 +129,8 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 	d.SyncStopped("counselors", "90% or more of the last 100 records would have gone to the DLQ")
 	require.Eventually(t, func() bool { return len(r.messages()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, int64(3), r.calls.Load())
+	// The receiver has the message before the dispatcher has read the reply.
+	require.Eventually(t, func() bool { return d.Stats()[0].Sent == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, []alert.Stats{{Name: "ops", Sent: 1}}, d.Stats())
 }
 
