@@ -6,7 +6,9 @@
 #
 #   scripts/bench.sh                 # all benchmarks
 #   BENCH=Queue scripts/bench.sh     # only benchmarks whose name matches
-#   BENCHTIME=5s scripts/bench.sh    # longer runs (default 3s)
+#   BENCHTIME=5s scripts/bench.sh    # longer runs (default 3s; BenchmarkPipeline*
+#                                    # always runs -benchtime 1x -timeout 60m: one
+#                                    # iteration is a fixed, minutes-long amount of work)
 #   OUT=/tmp/b.md scripts/bench.sh   # write elsewhere
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +23,10 @@ pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' .
 for pkg in $pkgs; do
 	names=$(go test -list "Benchmark.*${BENCH}|Benchmark${BENCH}.*" "$pkg" 2>/dev/null | grep '^Benchmark' || true)
 	for name in $names; do
+		benchtime=$BENCHTIME timeout=10m
+		case $name in BenchmarkPipeline*) benchtime=1x timeout=60m ;; esac
 		echo ">> $pkg $name" >&2
-		go test -run '^$' -bench "^${name}\$" -benchtime "$BENCHTIME" -benchmem "$pkg" \
+		go test -run '^$' -bench "^${name}\$" -benchtime "$benchtime" -timeout "$timeout" -benchmem "$pkg" \
 			| grep -E '^(Benchmark|pkg:)' | tee -a "$raw" >&2
 	done
 done
@@ -35,7 +39,7 @@ mem=$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)
 	echo "Written by \`make bench\` (scripts/bench.sh) — do not edit by hand; notes go in"
 	echo "docs/benchmarks-notes.md, which is appended below."
 	echo
-	echo "- Command: \`make bench\` (BENCH=${BENCH} BENCHTIME=${BENCHTIME}; each benchmark in its own process: \`go test -run '^\$' -bench '^NAME\$' -benchtime ${BENCHTIME} -benchmem PKG\`)"
+	echo "- Command: \`make bench\` (BENCH=${BENCH} BENCHTIME=${BENCHTIME}; each benchmark in its own process: \`go test -run '^\$' -bench '^NAME\$' -benchtime ${BENCHTIME} -benchmem PKG\`; BenchmarkPipeline* with -benchtime 1x -timeout 60m)"
 	echo "- Machine: ${cpu:-unknown CPU}, $(nproc) cores, ${mem:-unknown memory}, $(uname -sr)"
 	echo "- Go: $(go env GOVERSION)"
 	echo "- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"

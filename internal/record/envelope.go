@@ -41,7 +41,8 @@ type envelope struct {
 
 // Encode validates r and writes its envelope.
 func Encode(r Record) ([]byte, error) {
-	if err := r.Validate(); err != nil {
+	payload, err := r.validate()
+	if err != nil {
 		return nil, fmt.Errorf("record: encode %s: %w", r.ID, err)
 	}
 	env := envelope{
@@ -60,9 +61,8 @@ func Encode(r Record) ([]byte, error) {
 	for i, f := range key {
 		env.Key[i] = []any{f.Name, f.Value}
 	}
-	if r.Payload != nil {
-		p, _ := normalize("payload", r.Payload, 0) // checked by Validate
-		env.Payload = p.(map[string]any)
+	if payload != nil {
+		env.Payload = payload.(map[string]any)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -78,20 +78,14 @@ func Encode(r Record) ([]byte, error) {
 // decoded Record always encodes again. Payload values come back in the JSON
 // model: nil, bool, string, json.Number, []any, map[string]any.
 func Decode(data []byte) (Record, error) {
-	var head struct {
-		V json.RawMessage `json:"v"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return Record{}, fmt.Errorf("record: decode: not a JSON object: %w", err)
-	}
-	if len(head.V) == 0 {
-		return Record{}, errors.New(`record: decode: missing format version "v"`)
-	}
-	if string(head.V) != "1" {
-		return Record{}, fmt.Errorf("record: decode: envelope version %s is not supported (this build reads %d)", head.V, EnvelopeVersion)
-	}
+	// One strict pass; only when it fails, or finds no version 1, is the
+	// format version looked at alone, so that an envelope of another
+	// version is named as such rather than by its unknown fields.
 	var env envelope
-	if err := unmarshalStrict(data, &env); err != nil {
+	if err := unmarshalStrict(data, &env); err != nil || env.V != EnvelopeVersion {
+		if herr := checkEnvelopeVersion(data); herr != nil {
+			return Record{}, herr
+		}
 		return Record{}, fmt.Errorf("record: decode: %w", err)
 	}
 	r := Record{
@@ -118,6 +112,24 @@ func Decode(data []byte) (Record, error) {
 		return Record{}, fmt.Errorf("record: decode %s: %w", env.ID, err)
 	}
 	return r, nil
+}
+
+// checkEnvelopeVersion reports data that is not a JSON object, or whose
+// format version "v" is missing or not EnvelopeVersion.
+func checkEnvelopeVersion(data []byte) error {
+	var head struct {
+		V json.RawMessage `json:"v"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return fmt.Errorf("record: decode: not a JSON object: %w", err)
+	}
+	if len(head.V) == 0 {
+		return errors.New(`record: decode: missing format version "v"`)
+	}
+	if string(head.V) != "1" {
+		return fmt.Errorf("record: decode: envelope version %s is not supported (this build reads %d)", head.V, EnvelopeVersion)
+	}
+	return nil
 }
 
 // unmarshalStrict decodes one JSON value into v: numbers as json.Number,

@@ -61,7 +61,17 @@ const maxIDLen = 128
 
 // Validate reports every problem with r, each naming its field.
 func (r Record) Validate() error {
-	var errs []error
+	_, err := r.validate()
+	return err
+}
+
+// validate is Validate that also returns the normalized payload (see
+// normalize), for Encode; nil when r has none.
+func (r Record) validate() (any, error) {
+	var (
+		errs    []error
+		payload any
+	)
 	add := func(err error) {
 		if err != nil {
 			errs = append(errs, err)
@@ -85,7 +95,8 @@ func (r Record) Validate() error {
 		add(fmt.Errorf("payload: required for %s", r.Op))
 	}
 	if r.Payload != nil {
-		_, err := normalize("payload", r.Payload, 0)
+		var err error
+		payload, err = normalize("payload", r.Payload, 0)
 		add(err)
 	}
 	for k, v := range r.Metadata {
@@ -93,7 +104,7 @@ func (r Record) Validate() error {
 			add(fmt.Errorf("metadata: %q is not valid UTF-8", k))
 		}
 	}
-	return errors.Join(errs...)
+	return payload, errors.Join(errs...)
 }
 
 func checkID(id string) error {

@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // CodeInvalidRow is the code of the *RecordError for a row this package
@@ -22,13 +24,40 @@ type column struct {
 	field string
 }
 
+// parseColumn reads a column name (Field, Relationship.Field or
+// Type:Relationship.Field). Every row of a batch repeats the same few
+// names, so the answers are memoized (up to maxParsedColumns names).
 func parseColumn(name string) (column, bool) {
-	m := columnRE.FindStringSubmatch(name)
-	if m == nil || (m[1] != "" && m[2] == "") {
-		return column{}, false
+	if v, ok := parsedColumns.Load(name); ok {
+		pc := v.(parsedColumn)
+		return pc.col, pc.ok
 	}
-	return column{name: name, typ: m[1], rel: m[2], field: m[3]}, true
+	var pc parsedColumn
+	if m := columnRE.FindStringSubmatch(name); m != nil && (m[1] == "" || m[2] != "") {
+		pc = parsedColumn{col: column{name: name, typ: m[1], rel: m[2], field: m[3]}, ok: true}
+	}
+	if parsedColumnCount.Load() < maxParsedColumns {
+		if _, loaded := parsedColumns.LoadOrStore(name, pc); !loaded {
+			parsedColumnCount.Add(1)
+		}
+	}
+	return pc.col, pc.ok
 }
+
+// parsedColumn is a memoized answer of parseColumn.
+type parsedColumn struct {
+	col column
+	ok  bool
+}
+
+// maxParsedColumns bounds the memo: the names come from mappings and
+// describe, a few thousand at most; beyond that names are parsed each time.
+const maxParsedColumns = 8192
+
+var (
+	parsedColumns     sync.Map // name → parsedColumn
+	parsedColumnCount atomic.Int64
+)
 
 // prepared is one row converted for the wire, or the reason it cannot be.
 type prepared struct {
