@@ -231,7 +231,7 @@ func pipelineRun(b *testing.B, db *pgtest.DB, rows, prefix int, m pipelineMode, 
 	start := time.Now()
 	b.StartTimer()
 	require.NoError(b, eng.Start(ctx))
-	counts := emu.waitFor(b, eng, benchOrgs, want)
+	counts := emu.waitFor(b, eng, benchOrgs, want, benchOrgs+rows)
 	b.StopTimer()
 	f := runFigures{
 		elapsed: time.Since(start),
@@ -460,9 +460,11 @@ func (p *emulatorProcess) compare(b *testing.B, schema string, partial bool) com
 }
 
 // waitFor polls the emulator until it holds accounts Accounts and at least
-// contacts Contacts, and returns the live record counts. It fails when a
-// sync stops by itself or nothing moves for two minutes.
-func (p *emulatorProcess) waitFor(b *testing.B, eng *engine.Engine, accounts, contacts int) map[string]int {
+// contacts Contacts, and returns the live record counts. rows is what the
+// source publishes in all (Accounts and Contacts); waitFor logs when it
+// has. It fails when a sync stops by itself or nothing moves for two
+// minutes.
+func (p *emulatorProcess) waitFor(b *testing.B, eng *engine.Engine, accounts, contacts, rows int) map[string]int {
 	b.Helper()
 	start := time.Now()
 	last, lastMove := -1, time.Now()
@@ -473,13 +475,13 @@ func (p *emulatorProcess) waitFor(b *testing.B, eng *engine.Engine, accounts, co
 		if c.Records["Account"] >= accounts && c.Records["Contact"] >= contacts {
 			return c.Records
 		}
-		if published < uint64(accounts+contacts) && time.Since(lastStatus) > 250*time.Millisecond {
+		if published < uint64(rows) && time.Since(lastStatus) > 250*time.Millisecond {
 			lastStatus = time.Now()
 			published = 0
 			for _, s := range eng.Status(context.Background()).Sources {
 				published += s.Published
 			}
-			if published >= uint64(accounts+contacts) {
+			if published >= uint64(rows) {
 				b.Logf("the source had published %d records after %s; %v in the emulator", published, time.Since(start).Round(10*time.Millisecond), c.Records)
 			}
 		}
