@@ -104,27 +104,22 @@ func TestStopDrainsInFlightBatches(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	e.faults(sfemu.FaultConfig{Latency: []sfemu.LatencyFault{{Match: sfemu.Match{Endpoint: "collections.*"}, Fixed: sfemu.Duration(400 * time.Millisecond)}}})
-	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.BatchSize = 20 }})
+	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.BatchSize = 20; c.AckWait = 2 * time.Second }})
 	e.publish(rows(200)...)
 	waitStats(t, d, "a batch in flight", func(s deliver.Stats) bool { return s.InFlight > 0 })
 	s := stop(t, d) // waits for the batches in hand
 	require.Positive(t, s.Delivered)
 	require.Less(t, s.Delivered, int64(200))
 	require.Zero(t, s.DeadLettered+s.Retried)
-	// What was fetched was written and acked, or handed back: the broker
-	// holds nothing unsettled for this consumer.
-	cons, err := e.queue.Consumer(context.Background(), d.ConsumerConfig())
-	require.NoError(t, err)
-	// Acks and naks are not awaited (natsjs doc): give the broker a moment.
-	require.Eventually(t, func() bool {
-		st, err := cons.Stats(context.Background())
-		return err == nil && st.InFlight == 0
-	}, 10*time.Second, 10*time.Millisecond, "the broker still holds unsettled deliveries")
+	// What the loop received was written and acked, or handed back (invariant 6).
+	// Messages still in transit to a pull request that Stop abandoned never
+	// reached the loop; the broker redelivers them after the ack wait (2s here).
+	require.Equal(t, s.Received, s.Ended())
 	require.Len(t, e.contacts(), int(s.Delivered))
 
 	// Nothing is lost: the next run delivers the rest.
 	e.faults(sfemu.FaultConfig{})
-	d2 := e.deliverer("counselors", options{})
+	d2 := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.AckWait = 2 * time.Second }})
 	waitStats(t, d2, "the rest delivered", func(x deliver.Stats) bool { return x.Delivered == 200-s.Delivered })
 	stop(t, d2)
 	e.requireInSalesforce(rows(200))
