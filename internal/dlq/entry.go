@@ -47,15 +47,23 @@ const (
 	// ReasonMaxAttempts: the record failed with retryable errors
 	// max_attempts times.
 	ReasonMaxAttempts Reason = "max_attempts"
+	// ReasonInvalidEvent: an event source (files, s3, http) could not read
+	// one event of an input (a line that is not JSON, a missing id or type,
+	// a CSV row with the wrong columns). The entry's Sync is the source's
+	// name and Raw the event's bytes; it cannot be replayed: fix the event
+	// where it came from and send it again, then drop the entry.
+	ReasonInvalidEvent Reason = "invalid_event"
 )
 
 // Reasons lists every reason.
-var Reasons = []Reason{ReasonDecode, ReasonMapping, ReasonPermanent, ReasonMaxAttempts}
+var Reasons = []Reason{ReasonDecode, ReasonMapping, ReasonPermanent, ReasonMaxAttempts, ReasonInvalidEvent}
 
 // Codes sfbridge gives failures that have no Salesforce error code.
 const (
 	CodeDecode  = "SFBRIDGE_DECODE"
 	CodeMapping = "SFBRIDGE_MAPPING"
+	// CodeInvalidEvent is the code of ReasonInvalidEvent entries.
+	CodeInvalidEvent = "SFBRIDGE_INVALID_EVENT"
 )
 
 // Attempt is one record-level failure of a record. Outages (Salesforce or

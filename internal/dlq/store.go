@@ -15,6 +15,10 @@ import (
 // durable consumer to receive the record.
 var ErrNoConsumer = errors.New("the sync has no consumer")
 
+// ErrNotReplayable is returned (wrapped) by Replay for an entry that is not
+// a record a sync can deliver (an invalid event).
+var ErrNotReplayable = errors.New("the entry cannot be replayed")
+
 // Store reads and writes DLQ entries on a queue. It is safe for concurrent
 // use.
 type Store struct {
@@ -276,6 +280,9 @@ func (s *Store) replay(ctx context.Context, it Item, consumers []string) (Replay
 		return Replayed{}, fmt.Errorf("dlq: replay %d: the entry cannot be read (%v); drop it or read it with an sfbridge that can", it.Seq, it.Err)
 	}
 	e := it.Entry
+	if e.Reason == ReasonInvalidEvent {
+		return Replayed{}, fmt.Errorf("dlq: replay %d: %w: source %s could not read this event (%s); fix it where it came from and send it again, then drop the entry", it.Seq, ErrNotReplayable, e.Sync, e.Message)
+	}
 	if consumers == nil {
 		var err error
 		if consumers, err = s.q.ConsumerNames(ctx); err != nil {
