@@ -358,6 +358,9 @@ func (v *validator) admin() {
 			continue
 		}
 		p := index("sources", i) + ".listen"
+		if strings.HasSuffix(s.HTTP.Listen, ":0") {
+			continue // the system picks a free port for each
+		}
 		if other, dup := seen[s.HTTP.Listen]; dup {
 			v.add(p, "%s is already used by %s", v.show(p, s.HTTP.Listen), other)
 			continue

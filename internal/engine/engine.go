@@ -18,7 +18,6 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/salesforce"
 	"github.com/sfbridge/sfbridge/internal/source"
-	"github.com/sfbridge/sfbridge/internal/source/pgpoll"
 	"github.com/sfbridge/sfbridge/internal/state"
 	"github.com/sfbridge/sfbridge/internal/state/natskv"
 	sfsync "github.com/sfbridge/sfbridge/internal/sync"
@@ -89,8 +88,8 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	for _, s := range cfg.Sources {
-		if s.Type != config.SourcePostgresPoll {
-			return nil, fmt.Errorf("sources: %s has type %s, which this build cannot run yet (postgres_poll can; the others arrive with the event sources and CDC)", s.Name, s.Type)
+		if s.Type == config.SourcePostgresCDC {
+			return nil, fmt.Errorf("sources: %s has type %s, which this build cannot run yet (postgres_poll, files, s3 and http can)", s.Name, s.Type)
 		}
 	}
 	return &Engine{cfg: cfg, opts: opts, log: opts.Logger, syncs: syncs, notReady: "starting"}, nil
@@ -153,7 +152,7 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 	for i := range e.cfg.Sources {
 		sc := &e.cfg.Sources[i]
 		pub := &countingPublisher{next: e.queue}
-		src, err := pgpoll.New(pgpoll.Options{Name: sc.Name, Config: *sc.PostgresPoll, Queue: pub, State: e.state, Logger: e.log.With("source", sc.Name)})
+		src, err := e.buildSource(sc, pub, e.log.With("source", sc.Name))
 		if err != nil {
 			return fmt.Errorf("sources[%d] %s: %w", i, sc.Name, err)
 		}

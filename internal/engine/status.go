@@ -30,6 +30,15 @@ func (p *countingPublisher) Publish(ctx context.Context, msgs ...queue.Message) 
 	return err
 }
 
+// MaxMessageSize passes on the queue's largest message, so a source can
+// pass over a record that would be too large instead of failing its batch.
+func (p *countingPublisher) MaxMessageSize() int {
+	if m, ok := p.next.(interface{ MaxMessageSize() int }); ok {
+		return m.MaxMessageSize()
+	}
+	return 0
+}
+
 // statusTimeout bounds the broker look-ups of one status snapshot.
 const statusTimeout = 2 * time.Second
 
@@ -51,6 +60,9 @@ func (e *Engine) Status(ctx context.Context) web.Status {
 	}
 	for _, s := range e.sources {
 		ss := web.SourceStatus{Name: s.cfg.Name, Type: string(s.cfg.Type), State: "running", Published: s.pub.published.Load()}
+		if r, ok := s.src.(rejections); ok {
+			ss.Rejected, ss.Quarantined = r.rejected()
+		}
 		if n := s.pub.lastNanos.Load(); n != 0 {
 			ss.LastRun = time.Unix(0, n)
 		}

@@ -316,7 +316,7 @@ func (s Spec) Record(source string, ev Event, received time.Time, meta map[strin
 	v := record.EventVersion(t, 0)
 	id, err := record.DeriveID(source, ev.Type, record.Key{{Name: s.IDField, Value: ev.ID}}, v)
 	if err != nil {
-		return record.Record{}, fmt.Errorf("event %s: %w", ev.Loc, err)
+		return record.Record{}, fmt.Errorf("%s: %w", ev.Loc, err)
 	}
 	md := make(map[string]string, len(meta)+1)
 	for k, val := range meta {
@@ -335,7 +335,7 @@ func (s Spec) Record(source string, ev Event, received time.Time, meta map[strin
 		Metadata:   md,
 	}
 	if err := r.Validate(); err != nil {
-		return record.Record{}, fmt.Errorf("event %s: %w", ev.Loc, err)
+		return record.Record{}, fmt.Errorf("%s: %w", ev.Loc, err)
 	}
 	return r, nil
 }

@@ -106,7 +106,7 @@ type Reader struct {
 // NewReader returns a Reader of r in format f.
 func NewReader(r io.Reader, f Format, spec Spec) *Reader {
 	cr := &countingReader{r: r}
-	return &Reader{spec: spec, format: f, cr: cr, br: bufio.NewReaderSize(cr, 64<<10)}
+	return &Reader{spec: spec, format: f, cr: cr, br: bufio.NewReaderSize(cr, 16<<10)}
 }
 
 // Events returns how many events Next has returned.

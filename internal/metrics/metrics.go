@@ -28,6 +28,10 @@ var (
 		"1 for the state a sync is in (running, circuit_open, stopped, …), per state.", []string{"sync", "state"}, nil)
 	sourcePublished = prometheus.NewDesc("sfbridge_source_published_records_total",
 		"Records a source has published to the queue (each confirmed stored by the broker).", []string{"source"}, nil)
+	sourceRejected = prometheus.NewDesc("sfbridge_source_rejected_events_total",
+		"Events an event source refused as invalid (dead-lettered, or refused to the HTTP client).", []string{"source"}, nil)
+	sourceQuarantined = prometheus.NewDesc("sfbridge_source_quarantined_inputs_total",
+		"Whole inputs (files, objects) an event source quarantined as unreadable.", []string{"source"}, nil)
 	sourceLastRun = prometheus.NewDesc("sfbridge_source_last_run_timestamp_seconds",
 		"Unix time a source last finished a run (0: never).", []string{"source"}, nil)
 	sourceErrored = prometheus.NewDesc("sfbridge_source_error",
@@ -62,7 +66,7 @@ func NewRegistry(status func(context.Context) web.Status) *prometheus.Registry {
 // Describe sends every descriptor of the catalog.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{syncRecords, syncPending, syncInFlight, syncDLQ, syncState,
-		sourcePublished, sourceLastRun, sourceErrored, apiUsed, apiMax, sfConcurrency, sfInFlight, ready} {
+		sourcePublished, sourceRejected, sourceQuarantined, sourceLastRun, sourceErrored, apiUsed, apiMax, sfConcurrency, sfInFlight, ready} {
 		ch <- d
 	}
 }
@@ -89,6 +93,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, s := range st.Sources {
 		counter(sourcePublished, s.Published, s.Name)
+		counter(sourceRejected, s.Rejected, s.Name)
+		counter(sourceQuarantined, s.Quarantined, s.Name)
 		var last float64
 		if !s.LastRun.IsZero() {
 			last = float64(s.LastRun.UnixNano()) / 1e9

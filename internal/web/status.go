@@ -43,6 +43,11 @@ type SourceStatus struct {
 	LastRun   time.Time `json:"last_run,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	Published uint64    `json:"published"`
+	// Rejected counts events an event source refused (dead-lettered as
+	// invalid_event, or refused to an HTTP client); Quarantined counts
+	// whole inputs (files, objects) set aside as unreadable.
+	Rejected    uint64 `json:"rejected"`
+	Quarantined uint64 `json:"quarantined"`
 }
 
 // SyncStatus is one sync and the end state of its records (invariant 6).

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/sfbridge/sfbridge/internal/config"
+	"github.com/sfbridge/sfbridge/internal/dlq"
+	"github.com/sfbridge/sfbridge/internal/source"
+	"github.com/sfbridge/sfbridge/internal/source/httpsrc"
+	"github.com/sfbridge/sfbridge/internal/source/pgpoll"
+)
+
+// rejections is a source that counts what it refused: events dead-lettered
+// or refused to the client, inputs quarantined.
+type rejections interface {
+	rejected() (events, inputs uint64)
+}
+
+// buildSource constructs the source sc describes, publishing through pub.
+func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slog.Logger) (source.Source, error) {
+	switch sc.Type {
+	case config.SourcePostgresPoll:
+		return pgpoll.New(pgpoll.Options{Name: sc.Name, Config: *sc.PostgresPoll, Queue: pub, State: e.state, Logger: log})
+	case config.SourceHTTP:
+		s, err := httpsrc.New(httpsrc.Options{Name: sc.Name, Config: *sc.HTTP, Queue: pub, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return httpSource{s}, nil
+	}
+	return nil, fmt.Errorf("type %s cannot run in this build yet", sc.Type)
+}
+
+// deadLetters is the DLQ the event sources put bad events in.
+func (e *Engine) deadLetters() *dlq.Store { return dlq.NewStore(e.queue) }
+
+type httpSource struct{ *httpsrc.Source }
+
+func (s httpSource) rejected() (uint64, uint64) {
+	st := s.Stats()
+	return uint64(st.Rejected), 0
+}
+
+// SourceAddr returns the address an http source listens on ("" when name
+// is not a started http source), for tests that listen on port 0.
+func (e *Engine) SourceAddr(name string) string {
+	for _, s := range e.sources {
+		if h, ok := s.src.(httpSource); ok && s.cfg.Name == name {
+			return h.Addr()
+		}
+	}
+	return ""
+}
