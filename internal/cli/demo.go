@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	"crypto/rand"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/sfbridge/sfbridge/emit"
+	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/demo"
 	"github.com/sfbridge/sfbridge/internal/engine"
 	"github.com/sfbridge/sfbridge/internal/sfemu"
@@ -28,6 +34,8 @@ type demoFlags struct {
 	counselors  int
 	changeEvery time.Duration
 	duration    time.Duration
+	events      string
+	eventEvery  time.Duration
 }
 
 func newDemoCmd(stdio IO) *cobra.Command {
@@ -52,6 +60,8 @@ dashboard URL and what is happening; Ctrl-C stops it (drained, as run does).`,
 	fl.IntVar(&f.counselors, "counselors", 2000, "sample counselors (→ Contact)")
 	fl.DurationVar(&f.changeEvery, "change-every", 500*time.Millisecond, "how often the sample application changes a row (0: never)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
+	fl.StringVar(&f.events, "events", "127.0.0.1:8081", `address of the application events endpoint (http source "app"; "" for none)`)
+	fl.DurationVar(&f.eventEvery, "event-every", 2*time.Second, "how often the sample application emits a rescue event (0: never)")
 	return cmd
 }
 
@@ -95,7 +105,20 @@ func runDemo(ctx context.Context, stdio IO, f demoFlags) error {
 	defer emuSrv.Close()
 	emuURL := "http://" + ln.Addr().String()
 
-	cfg, path, err := demo.WriteConfig(dir, emuURL, f.admin, dbURL, demo.Schema)
+	var (
+		cfg       *config.Config
+		path      string
+		tokenPath = filepath.Join(dir, "events-token")
+	)
+	if f.events == "" {
+		cfg, path, err = demo.WriteConfig(dir, emuURL, f.admin, dbURL, demo.Schema)
+	} else {
+		token := rand.Text()
+		if err := os.WriteFile(tokenPath, []byte(token+"\n"), 0o600); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		cfg, path, err = demo.WriteConfigWithEvents(dir, emuURL, f.admin, dbURL, demo.Schema, f.events, token)
+	}
 	if err != nil {
 		return fmt.Errorf("demo: config: %w", err)
 	}
@@ -107,6 +130,12 @@ func runDemo(ctx context.Context, stdio IO, f demoFlags) error {
 		fmt.Fprintln(out, "demo: the sample application changes a counselor now and then; watch the dashboard, Ctrl-C to stop")
 		go changeLoop(ctx, conn, f, out)
 		go progressLoop(ctx, eng, emu, out)
+		if f.events != "" {
+			fmt.Fprintf(out, "demo: application events: POST http://%s/v1/events with the bearer token in %s; the sample application emits a rescue event every %s (emit package), each becomes a Case. Try:\n", eng.SourceAddr("app"), tokenPath, f.eventEvery)
+			fmt.Fprintf(out, "  curl -sS http://%s/v1/events -H \"Authorization: Bearer $(cat %s)\" -H 'Content-Type: application/json' -d '{\"id\":\"try-1\",\"type\":\"rescue.first_active\",\"time\":\"%s\",\"counselor_id\":\"1\",\"severity\":2}'\n",
+				eng.SourceAddr("app"), tokenPath, time.Now().UTC().Format(time.RFC3339))
+			go eventLoop(ctx, eng.SourceAddr("app"), tokenPath, filepath.Join(dir, "spool"), f, out)
+		}
 	})
 }
 
@@ -115,7 +144,7 @@ func changeLoop(ctx context.Context, conn *pgx.Conn, f demoFlags, out io.Writer)
 	if f.changeEvery <= 0 {
 		return
 	}
-	rnd := rand.New(rand.NewPCG(1, 2))
+	rnd := mrand.New(mrand.NewPCG(1, 2))
 	t := time.NewTicker(f.changeEvery)
 	defer t.Stop()
 	for {
@@ -125,6 +154,51 @@ func changeLoop(ctx context.Context, conn *pgx.Conn, f demoFlags, out io.Writer)
 		case <-t.C:
 			if _, err := demo.Change(ctx, conn, demo.Schema, rnd, f.counselors); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(out, "demo: change failed: %v\n", err)
+			}
+		}
+	}
+}
+
+// eventLoop plays the application's event side: a rescue event for a random
+// counselor every f.eventEvery, sent through the emit package.
+func eventLoop(ctx context.Context, addr, tokenPath, spool string, f demoFlags, out io.Writer) {
+	if f.eventEvery <= 0 {
+		return
+	}
+	token, err := os.ReadFile(tokenPath)
+	if err != nil {
+		fmt.Fprintf(out, "demo: events: %v\n", err)
+		return
+	}
+	sink, err := emit.NewHTTPSink("http://"+addr, strings.TrimSpace(string(token)), emit.HTTPOptions{})
+	if err != nil {
+		fmt.Fprintf(out, "demo: events: %v\n", err)
+		return
+	}
+	client, err := emit.New(emit.Config{SpoolDir: spool, Sink: sink})
+	if err != nil {
+		fmt.Fprintf(out, "demo: events: %v\n", err)
+		return
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.Close(closeCtx)
+	}()
+	rnd := mrand.New(mrand.NewPCG(3, 4))
+	t := time.NewTicker(f.eventEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, err := client.Emit(ctx, emit.Event{Type: "rescue.first_active", Data: map[string]any{
+				"counselor_id": strconv.Itoa(rnd.IntN(f.counselors) + 1),
+				"severity":     rnd.IntN(5) + 1,
+			}})
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(out, "demo: emit failed: %v\n", err)
 			}
 		}
 	}
@@ -141,7 +215,7 @@ func progressLoop(ctx context.Context, eng *engine.Engine, emu *sfemu.Emulator, 
 		case <-t.C:
 			counts := emu.Org().ObjectCounts()
 			st := eng.Status(ctx)
-			line := fmt.Sprintf("demo: in Salesforce: %d Accounts, %d Contacts", counts["Account"], counts["Contact"])
+			line := fmt.Sprintf("demo: in Salesforce: %d Accounts, %d Contacts, %d Cases", counts["Account"], counts["Contact"], counts["Case"])
 			for _, s := range st.Syncs {
 				line += fmt.Sprintf(" · %s: %d delivered, %d in DLQ, %s", s.Name, s.Delivered, s.DLQ, s.State)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/sfemu"
@@ -78,11 +79,57 @@ admin:
 // WriteConfig writes the demo config into dir and loads it back the way
 // `sfbridge run` would, with the demo's environment.
 func WriteConfig(dir, emulatorURL, adminListen, databaseURL, schema string) (*config.Config, string, error) {
-	path := filepath.Join(dir, "sfbridge-demo.yaml")
-	if err := os.WriteFile(path, []byte(ConfigYAML(filepath.Join(dir, "data"), emulatorURL, adminListen, schema)), 0o600); err != nil {
+	return writeConfig(dir, ConfigYAML(filepath.Join(dir, "data"), emulatorURL, adminListen, schema), Env(databaseURL))
+}
+
+// WriteConfigWithEvents is WriteConfig plus the application's events: an
+// http source named "app" on eventsListen, taking the bearer token
+// eventsToken (read from SFBRIDGE_DEMO_EVENTS_TOKEN), and a sync that
+// makes each "rescue.*" event a Case linked to its counselor's Contact (the
+// one the counselors sync writes from the table).
+func WriteConfigWithEvents(dir, emulatorURL, adminListen, databaseURL, schema, eventsListen, eventsToken string) (*config.Config, string, error) {
+	yaml, err := withEvents(ConfigYAML(filepath.Join(dir, "data"), emulatorURL, adminListen, schema), eventsListen)
+	if err != nil {
 		return nil, "", err
 	}
 	env := Env(databaseURL)
+	env["SFBRIDGE_DEMO_EVENTS_TOKEN"] = eventsToken
+	return writeConfig(dir, yaml, env)
+}
+
+// withEvents adds the events source and the rescues sync to a demo config.
+func withEvents(yaml, listen string) (string, error) {
+	source := fmt.Sprintf(`  - name: app                  # the application's events, over HTTP
+    type: http
+    listen: %s
+    token: ${env:SFBRIDGE_DEMO_EVENTS_TOKEN}
+syncs:
+`, listen)
+	sync := `  - name: rescues              # each rescue.* event becomes a Case of the counselor's Contact
+    from: app.rescue.*
+    object: Case
+    external_id: Platform_Event_Id__c
+    fields:
+      Platform_Event_Id__c: event.id
+      Subject: '"First active rescue of counselor " + event.counselor_id'
+      Origin: '"Web"'
+      Severity__c: event.severity
+      Rescue_Started_At__c: event.time
+      Contact: {Counselor_Id__c: event.counselor_id}
+delivery:
+`
+	if strings.Count(yaml, "\nsyncs:\n") != 1 || strings.Count(yaml, "\ndelivery:\n") != 1 {
+		return "", fmt.Errorf("demo: the config has no single syncs and delivery section to add the events to")
+	}
+	yaml = strings.Replace(yaml, "\nsyncs:\n", "\n"+source, 1)
+	return strings.Replace(yaml, "\ndelivery:\n", "\n"+sync, 1), nil
+}
+
+func writeConfig(dir, yaml string, env map[string]string) (*config.Config, string, error) {
+	path := filepath.Join(dir, "sfbridge-demo.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		return nil, "", err
+	}
 	cfg, err := config.LoadWith(path, config.Options{LookupEnv: func(name string) (string, bool) {
 		if v, ok := env[name]; ok {
 			return v, true
