@@ -2,11 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"crypto/rand"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"

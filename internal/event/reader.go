@@ -95,8 +95,8 @@ type Reader struct {
 	err     error // the InputError, once
 	index   int
 	line    int
-	parsed  int         // items whose syntax was good
-	good    int         // events returned
+	parsed  int          // items whose syntax was good
+	good    int          // events returned
 	held    []*ItemError // syntax errors before the first parsed item
 	queue   []pending    // results waiting to be returned, in order
 	jsonDec *json.Decoder
