@@ -513,6 +513,8 @@ func pick(xs []*item, idx []int) []*item {
 
 // parallel runs f on every x of xs, at most DefaultKVParallel at once: the
 // state-store and broker calls of a batch are round trips worth overlapping.
+// A few workers take the items in turn, rather than a goroutine per item:
+// each new goroutine grows its stack again for the same calls.
 func parallel(xs []*item, f func(*item)) {
 	if len(xs) <= 1 {
 		for _, x := range xs {
@@ -520,13 +522,17 @@ func parallel(xs []*item, f func(*item)) {
 		}
 		return
 	}
-	sem := make(chan struct{}, DefaultKVParallel)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for _, x := range xs {
-		sem <- struct{}{}
+	for range min(len(xs), DefaultKVParallel) {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			f(x)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(xs)) {
+					return
+				}
+				f(xs[i])
+			}
 		})
 	}
 	wg.Wait()

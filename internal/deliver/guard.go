@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/sfbridge/sfbridge/internal/record"
@@ -109,18 +110,37 @@ type versionDoc struct {
 	Written time.Time          `json:"written"`
 }
 
+// encodeVersion writes the stored version: the bytes json.Marshal writes
+// for the versionDoc (TestVersionEncodingMatchesJSON), without reflection,
+// as it runs once per delivered record.
 func encodeVersion(v record.Version, now time.Time) ([]byte, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
-	d := versionDoc{V: 1, Kind: v.Kind(), Seq: v.Seq(), Written: now.UTC()}
+	written := now.UTC()
+	if y := written.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("version guard: write time %s is outside years 0–9999", written)
+	}
+	b := make([]byte, 0, 112)
+	b = append(b, `{"v":1,"kind":"`...)
+	b = append(b, v.Kind()...) // lsn, time or event: nothing to escape
+	b = append(b, '"')
 	switch v.Kind() {
 	case record.VersionLSN:
-		d.LSN = record.FormatLSN(v.LSN())
+		b = append(b, `,"lsn":"`...)
+		b = append(b, record.FormatLSN(v.LSN())...)
 	default:
-		d.Time = v.Time().Format(time.RFC3339Nano)
+		b = append(b, `,"time":"`...)
+		b = v.Time().AppendFormat(b, time.RFC3339Nano)
 	}
-	return json.Marshal(d)
+	b = append(b, '"')
+	if v.Seq() != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, v.Seq(), 10)
+	}
+	b = append(b, `,"written":"`...)
+	b = written.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...), nil
 }
 
 func decodeVersion(b []byte) (record.Version, error) {

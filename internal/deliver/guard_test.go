@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,6 +38,33 @@ func TestVersionEncodingRoundTrips(t *testing.T) {
 	for _, bad := range []string{`{`, `{"v":2,"kind":"lsn","lsn":"0/1"}`, `{"v":1,"kind":"nope"}`, `{"v":1,"kind":"lsn","lsn":"x"}`} {
 		_, err := decodeVersion([]byte(bad))
 		require.Error(t, err, bad)
+	}
+}
+
+// TestVersionEncodingMatchesJSON pins the stored format: encodeVersion
+// writes what json.Marshal writes for the versionDoc, format 1.
+func TestVersionEncodingMatchesJSON(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 5, 1, 10, 0, 0, 123456000, time.FixedZone("x", 7200))
+	for _, v := range []record.Version{
+		record.LSNVersion(0x16_B374D848, 3),
+		record.LSNVersion(0xFFFFFFFF_FFFFFFFF, 0),
+		record.LSNVersion(1, 18446744073709551615),
+		record.TimeVersion(at, 0),
+		record.TimeVersion(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), 7),
+		record.EventVersion(at, 12),
+	} {
+		d := versionDoc{V: 1, Kind: v.Kind(), Seq: v.Seq(), Written: at.UTC()}
+		if v.Kind() == record.VersionLSN {
+			d.LSN = record.FormatLSN(v.LSN())
+		} else {
+			d.Time = v.Time().Format(time.RFC3339Nano)
+		}
+		want, err := json.Marshal(d)
+		require.NoError(t, err)
+		got, err := encodeVersion(v, at)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
 	}
 }
 

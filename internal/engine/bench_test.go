@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -483,6 +484,7 @@ func (p *emulatorProcess) waitFor(b *testing.B, eng *engine.Engine, accounts, co
 			}
 			if published >= uint64(rows) {
 				b.Logf("the source had published %d records after %s; %v in the emulator", published, time.Since(start).Round(10*time.Millisecond), c.Records)
+				writeHeapProfile(b)
 			}
 		}
 		if n := c.Records["Account"] + c.Records["Contact"]; n != last {
@@ -493,6 +495,28 @@ func (p *emulatorProcess) waitFor(b *testing.B, eng *engine.Engine, accounts, co
 		}
 		time.Sleep(20 * time.Millisecond) // a benchmark polling the emulator's counts
 	}
+}
+
+// heapProfileEnv names a file to write a heap profile to at the moment the
+// source has published the whole table (the backlog, the duplicate window
+// and the version guard's keys are then all at their largest), e.g.
+// SFBRIDGE_BENCH_HEAPPROFILE=/tmp/heap.pb.gz; read it with
+// `go tool pprof -sample_index=inuse_space -top`. It separates the
+// embedded nats-server's memory from sfbridge's, which peak-MiB cannot.
+const heapProfileEnv = "SFBRIDGE_BENCH_HEAPPROFILE"
+
+func writeHeapProfile(b *testing.B) {
+	path := os.Getenv(heapProfileEnv)
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	require.NoError(b, err)
+	defer func() { require.NoError(b, f.Close()) }()
+	require.NoError(b, pprof.Lookup("heap").WriteTo(f, 0))
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.Logf("heap profile written to %s (heap in use %d MiB, obtained from the OS %d MiB)", path, ms.HeapInuse>>20, ms.Sys>>20)
 }
 
 // TestPipelineEmulatorProcess is not a test: BenchmarkPipeline runs the

@@ -41,6 +41,15 @@ type envelope struct {
 
 // Encode validates r and writes its envelope.
 func Encode(r Record) ([]byte, error) {
+	if b, ok := encodeFast(r); ok {
+		return b, nil
+	}
+	return encodeSlow(r)
+}
+
+// encodeSlow is Encode by encoding/json on the envelope struct: the
+// reference encodeFast must match, and the path that reports problems.
+func encodeSlow(r Record) ([]byte, error) {
 	payload, err := r.validate()
 	if err != nil {
 		return nil, fmt.Errorf("record: encode %s: %w", r.ID, err)
@@ -78,6 +87,15 @@ func Encode(r Record) ([]byte, error) {
 // decoded Record always encodes again. Payload values come back in the JSON
 // model: nil, bool, string, json.Number, []any, map[string]any.
 func Decode(data []byte) (Record, error) {
+	if r, ok := decodeFast(data); ok {
+		return r, nil
+	}
+	return decodeSlow(data)
+}
+
+// decodeSlow is Decode by encoding/json: the reference decodeFast must
+// match, and the path that decides and words every error.
+func decodeSlow(data []byte) (Record, error) {
 	// One strict pass; only when it fails, or finds no version 1, is the
 	// format version looked at alone, so that an envelope of another
 	// version is named as such rather than by its unknown fields.

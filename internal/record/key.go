@@ -26,6 +26,15 @@ type Key []KeyField
 // keys give equal text; a key survives Encode/Decode with its text intact.
 // Numbers compare by their text (42 and 42.0 are different keys).
 func (k Key) Canonical() (string, error) {
+	if b, ok := appendKey(nil, k); ok {
+		return string(b), nil
+	}
+	return k.canonicalSlow()
+}
+
+// canonicalSlow is Canonical by encoding/json: the reference appendKey
+// must match, and the path that words every error.
+func (k Key) canonicalSlow() (string, error) {
 	if len(k) == 0 {
 		return "", errors.New("key: at least one field is required")
 	}

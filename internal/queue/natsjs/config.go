@@ -18,7 +18,7 @@ const (
 
 // Defaults; see doc.go for the reasoning behind each.
 const (
-	DefaultDuplicates     = 5 * time.Minute
+	DefaultDuplicates     = 2 * time.Minute
 	DefaultAckWait        = 60 * time.Second
 	DefaultMaxInFlight    = 1000
 	DefaultPublishWindow  = 4096
@@ -32,7 +32,9 @@ type Config struct {
 	// subjects ("<ns>.in.>") so several deployments, or tests, share one
 	// server. Letters, digits, '_' and '-', at most 32, starting with a letter.
 	Namespace string
-	// Duplicates is the deduplication window of both streams.
+	// Duplicates is the deduplication window of both streams (zero:
+	// DefaultDuplicates). The server keeps the ID of every message
+	// published within it in memory, about 125 bytes each; see doc.go.
 	Duplicates time.Duration
 	// AckWait is the ack wait of consumers that do not set one.
 	AckWait time.Duration

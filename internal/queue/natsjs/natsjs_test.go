@@ -251,7 +251,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "namespace long", cfg: natsjs.Config{Namespace: "a123456789012345678901234567890123"}, errHas: []string{"longer than 32"}},
 		{name: "negatives", cfg: natsjs.Config{Duplicates: -1, MaxAge: -1, MaxBytes: -1, MaxInFlight: -1, Replicas: -1, PublishWindow: -1, PublishTimeout: -1, AckWait: -1},
 			errHas: []string{"Duplicates", "MaxAge", "MaxBytes", "MaxInFlight", "Replicas", "PublishWindow", "PublishTimeout", "AckWait"}},
-		{name: "window beyond age", cfg: natsjs.Config{MaxAge: time.Minute}, errHas: []string{"Duplicates: window 5m0s is longer than MaxAge 1m0s"}},
+		{name: "window beyond age", cfg: natsjs.Config{MaxAge: time.Minute}, errHas: []string{"Duplicates: window 2m0s is longer than MaxAge 1m0s"}},
 		{name: "replicas", cfg: natsjs.Config{Replicas: 7}, errHas: []string{"Replicas: must be 1 to 5, got 7"}},
 	}
 	for _, tt := range tests {

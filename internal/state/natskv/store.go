@@ -173,7 +173,9 @@ func entry(key string, e jetstream.KeyValueEntry) state.Entry {
 }
 
 // wrap maps JetStream errors to the state errors and names the operation,
-// bucket and key.
+// bucket and key. The message is formatted only when it is read: a key not
+// found is the common answer of the version guard's reads during a
+// backfill, and only errors.Is looks at it.
 func (s *Store) wrap(op, key string, err error) error {
 	switch {
 	case err == nil:
@@ -181,10 +183,29 @@ func (s *Store) wrap(op, key string, err error) error {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		err = state.ErrNotFound
 	case isConflict(err):
-		err = fmt.Errorf("%w: %v", state.ErrConflict, err)
+		err = &conflictError{err: err}
 	}
-	return fmt.Errorf("natskv: %s %q in %s: %w", op, key, s.kv.Bucket(), err)
+	return &opError{op: op, key: key, bucket: s.kv.Bucket(), err: err}
 }
+
+// opError is a failed operation: "natskv: <op> "<key>" in <bucket>: <err>".
+type opError struct {
+	op, key, bucket string
+	err             error
+}
+
+func (e *opError) Error() string {
+	return fmt.Sprintf("natskv: %s %q in %s: %v", e.op, e.key, e.bucket, e.err)
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// conflictError is a JetStream error that means state.ErrConflict.
+type conflictError struct{ err error }
+
+func (e *conflictError) Error() string { return state.ErrConflict.Error() + ": " + e.err.Error() }
+
+func (e *conflictError) Unwrap() []error { return []error{state.ErrConflict, e.err} }
 
 // isConflict reports a failed expectation on the key's last revision. The
 // server reports code 10071 (10164 on replicated streams).
