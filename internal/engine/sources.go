@@ -9,6 +9,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/source"
 	"github.com/sfbridge/sfbridge/internal/source/httpsrc"
 	"github.com/sfbridge/sfbridge/internal/source/pgpoll"
+	"github.com/sfbridge/sfbridge/internal/source/s3src"
 )
 
 // rejections is a source that counts what it refused: events dead-lettered
@@ -28,6 +29,12 @@ func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slo
 			return nil, err
 		}
 		return httpSource{s}, nil
+	case config.SourceS3:
+		s, err := s3src.New(s3src.Options{Name: sc.Name, Config: *sc.S3, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return s3Source{s}, nil
 	}
 	return nil, fmt.Errorf("type %s cannot run in this build yet", sc.Type)
 }
@@ -40,6 +47,13 @@ type httpSource struct{ *httpsrc.Source }
 func (s httpSource) rejected() (uint64, uint64) {
 	st := s.Stats()
 	return uint64(st.Rejected), 0
+}
+
+type s3Source struct{ *s3src.Source }
+
+func (s s3Source) rejected() (uint64, uint64) {
+	st := s.Stats()
+	return uint64(st.DeadLettered), uint64(st.Quarantined)
 }
 
 // SourceAddr returns the address an http source listens on ("" when name

@@ -108,7 +108,7 @@ func TestTriggerHandler(t *testing.T) {
 		{"all tables", srv.URL, "POST", "/v1/sources/db/trigger", "Bearer tok3n", 202, `{"source":"db","collections":["public.a","public.b"]}`},
 		{"one table", srv.URL, "POST", "/v1/sources/db/trigger?table=public.b", "Bearer tok3n", 202, `{"source":"db","collections":["public.b"]}`},
 		{"unknown table", srv.URL, "POST", "/v1/sources/db/trigger?table=public.z", "Bearer tok3n", 404, `{"error":"source db: unknown collection \"public.z\""}`},
-		{"unknown source", srv.URL, "POST", "/v1/sources/nope/trigger", "Bearer tok3n", 404, `{"error":"no source \"nope\" can be triggered (postgres_poll sources can)"}`},
+		{"unknown source", srv.URL, "POST", "/v1/sources/nope/trigger", "Bearer tok3n", 404, `{"error":"no source \"nope\" can be triggered (postgres_poll, files and s3 sources can; http sources cannot)"}`},
 		{"not running", srv.URL, "POST", "/v1/sources/old/trigger", "Bearer tok3n", 503, `{"error":"source old: pgpoll: source old: source not running"}`},
 		{"GET", srv.URL, "GET", "/v1/sources/db/trigger", "Bearer tok3n", 405, ""},
 		{"no token configured", open.URL, "POST", "/v1/sources/db/trigger", "", 202, `{"source":"db","collections":["public.a","public.b"]}`},

@@ -51,7 +51,7 @@ func NewTriggerHandler(token string, lookup func(name string) (Triggerer, bool))
 		name := r.PathValue("source")
 		src, ok := lookup(name)
 		if !ok {
-			writeJSON(w, http.StatusNotFound, ErrorResponse{Error: fmt.Sprintf("no source %q can be triggered (postgres_poll sources can)", name)})
+			writeJSON(w, http.StatusNotFound, ErrorResponse{Error: fmt.Sprintf("no source %q can be triggered (postgres_poll, files and s3 sources can; http sources cannot)", name)})
 			return
 		}
 		collections, err := src.Trigger(r.URL.Query().Get("table"))
