@@ -7,6 +7,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/source"
+	"github.com/sfbridge/sfbridge/internal/source/files"
 	"github.com/sfbridge/sfbridge/internal/source/httpsrc"
 	"github.com/sfbridge/sfbridge/internal/source/pgpoll"
 	"github.com/sfbridge/sfbridge/internal/source/s3src"
@@ -29,6 +30,12 @@ func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slo
 			return nil, err
 		}
 		return httpSource{s}, nil
+	case config.SourceFiles:
+		s, err := files.New(files.Options{Name: sc.Name, Config: *sc.Files, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return filesSource{s}, nil
 	case config.SourceS3:
 		s, err := s3src.New(s3src.Options{Name: sc.Name, Config: *sc.S3, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log})
 		if err != nil {
@@ -47,6 +54,13 @@ type httpSource struct{ *httpsrc.Source }
 func (s httpSource) rejected() (uint64, uint64) {
 	st := s.Stats()
 	return uint64(st.Rejected), 0
+}
+
+type filesSource struct{ *files.Source }
+
+func (s filesSource) rejected() (uint64, uint64) {
+	st := s.Stats()
+	return uint64(st.DeadLettered), uint64(st.Quarantined)
 }
 
 type s3Source struct{ *s3src.Source }
