@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -122,7 +123,7 @@ func TestHTTPEventsEndToEnd(t *testing.T) {
 	maker := demo.NewEventMaker(7, 40, "h", time.Now())
 	sink, err := emit.NewHTTPSink("http://"+addr, eventsToken, emit.HTTPOptions{})
 	require.NoError(t, err)
-	client, err := emit.New(emit.Config{SpoolDir: t.TempDir(), Sink: sink})
+	client, err := emit.New(emit.Config{SpoolDir: t.TempDir(), Sink: sink, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close(context.Background()) })
 
@@ -225,7 +226,7 @@ func TestEventsKilledMidBatchAndRestarted(t *testing.T) {
 	fileEvents := demo.NewEventMaker(12, 60, "f", time.Now())
 	sink, err := emit.NewHTTPSink("http://"+listen, eventsToken, emit.HTTPOptions{})
 	require.NoError(t, err)
-	client, err := emit.New(emit.Config{SpoolDir: filepath.Join(dir, "spool"), Sink: sink, MaxBackoff: time.Second})
+	client, err := emit.New(emit.Config{SpoolDir: filepath.Join(dir, "spool"), Sink: sink, MaxBackoff: time.Second, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close(context.Background()) })
 

@@ -113,7 +113,10 @@ func TestS3EventsEndToEnd(t *testing.T) {
 	require.Equal(t, "bucket", items[0].Entry.Sync)
 	require.Contains(t, items[0].Entry.Message, "s3://app-events/in/2024-05-01/part-2.ndjson, line 201")
 	require.Equal(t, `{"id":"broken","type":`, string(items[0].Entry.Raw))
-	st := e.eng.Status(t.Context())
-	require.Equal(t, uint64(1), st.Sources[0].Rejected)
-	require.Equal(t, uint64(1), st.Sources[0].Quarantined)
+	eventually(t, 10*time.Second, func() error { // counted once the object is deleted
+		if st := e.eng.Status(t.Context()).Sources[0]; st.Rejected != 1 || st.Quarantined != 1 {
+			return fmt.Errorf("source status: %d rejected, %d quarantined; want 1 and 1", st.Rejected, st.Quarantined)
+		}
+		return nil
+	})
 }
