@@ -27,6 +27,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// NATS is "embedded" or a comma-separated list of nats:// URLs.
 	NATS NATS `yaml:"nats"`
+	// Queue tunes the queue's streams.
+	Queue Queue `yaml:"queue"`
 	// Log configures the process's slog output.
 	Log Log `yaml:"log"`
 	// Salesforce says which org to write to and how to log in.

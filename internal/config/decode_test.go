@@ -26,7 +26,7 @@ salesforce:
 	return []byte(s)
 }
 
-const allowedTop = "(allowed: admin, alerts, data_dir, delivery, log, nats, salesforce, sources, syncs, version)"
+const allowedTop = "(allowed: admin, alerts, data_dir, delivery, log, nats, queue, salesforce, sources, syncs, version)"
 
 func TestDecodeProblems(t *testing.T) {
 	t.Parallel()
@@ -89,6 +89,9 @@ delivery:
   linger: 1m30s
   max_attempts: 1_000
   dlq_window: {size: 50, threshold: 12.5%}
+  max_backlog: 0
+queue:
+  dedup_window: 30s
 sources:
   - {name: ingest, type: http, token: t, max_body_bytes: 2 MB, max_event_bytes: 512KiB}
   - name: db
@@ -114,6 +117,8 @@ syncs:
 	require.Equal(t, 1000, c.Delivery.MaxAttempts)
 	require.Equal(t, DLQWindow{Size: 50, Threshold: 12.5}, c.Delivery.DLQWindow)
 	require.InDelta(t, 0.125, c.Delivery.DLQWindow.Threshold.Fraction(), 1e-9)
+	require.Zero(t, c.Delivery.MaxBacklog, "an explicit 0 turns flow control off")
+	require.Equal(t, 30*time.Second, c.Queue.DedupWindow)
 	require.Equal(t, ByteSize(2_000_000), c.Sources[0].HTTP.MaxBodyBytes)
 	require.Equal(t, ByteSize(512<<10), c.Sources[0].HTTP.MaxEventBytes)
 	pg := c.Sources[1].PostgresPoll
@@ -159,7 +164,7 @@ syncs:
 
 	// Only top-level x-… keys are free; anywhere else they are unknown.
 	_, err = Parse(doc("delivery: {x-note: hi}\n"), Options{})
-	require.EqualError(t, err, "delivery.x-note: unknown key (allowed: backoff, batch_size, concurrency, dlq_window, linger, max_attempts) (line 5)")
+	require.EqualError(t, err, "delivery.x-note: unknown key (allowed: backoff, batch_size, concurrency, dlq_window, linger, max_attempts, max_backlog) (line 5)")
 }
 
 func TestDecodeAliasBomb(t *testing.T) {

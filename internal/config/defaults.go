@@ -46,6 +46,8 @@ const (
 	defaultBackoffMax      = 15 * time.Minute
 	defaultDLQWindowSize   = 100
 	defaultDLQThreshold    = Percent(90)
+	defaultMaxBacklog      = 20_000
+	defaultDedupWindow     = 2 * time.Minute
 	defaultGroupWindow     = time.Minute
 	defaultCircuitOpenFor  = 5 * time.Minute
 	defaultAlertTimeout    = 10 * time.Second
@@ -65,6 +67,7 @@ func (c *Config) SetDefaults() {
 	if c.NATS.URL.IsZero() && !c.present("nats") {
 		c.NATS.URL = Secret{value: EmbeddedNATS}
 	}
+	def(c, "queue.dedup_window", &c.Queue.DedupWindow, defaultDedupWindow)
 	def(c, "log.level", &c.Log.Level, LogInfo)
 	def(c, "log.format", &c.Log.Format, LogText)
 
@@ -79,6 +82,7 @@ func (c *Config) SetDefaults() {
 	def(c, "delivery.backoff.max", &d.Backoff.Max, defaultBackoffMax)
 	def(c, "delivery.dlq_window.size", &d.DLQWindow.Size, defaultDLQWindowSize)
 	def(c, "delivery.dlq_window.threshold", &d.DLQWindow.Threshold, defaultDLQThreshold)
+	def(c, "delivery.max_backlog", &d.MaxBacklog, defaultMaxBacklog)
 
 	for i := range c.Sources {
 		c.sourceDefaults(index("sources", i), &c.Sources[i])

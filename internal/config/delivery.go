@@ -16,6 +16,19 @@ type Delivery struct {
 	MaxAttempts int       `yaml:"max_attempts"`
 	Backoff     Backoff   `yaml:"backoff"`
 	DLQWindow   DLQWindow `yaml:"dlq_window"`
+	// MaxBacklog is flow control: a postgres_poll source pauses before its
+	// next page while the queue backlog (pending plus unacknowledged) of
+	// the syncs reading it exceeds this, and goes on once it is at most
+	// half of it. 0 turns it off.
+	MaxBacklog int `yaml:"max_backlog"`
+}
+
+// Queue configures the queue's streams on NATS JetStream.
+type Queue struct {
+	// DedupWindow is the broker's deduplication window of the input and
+	// DLQ streams: a message whose ID was published within it is stored
+	// once. The broker keeps every ID of the window in memory.
+	DedupWindow time.Duration `yaml:"dedup_window"`
 }
 
 // Backoff is the delay before a failed record is retried: Initial, doubling

@@ -71,6 +71,7 @@ func (v *validator) config() {
 	v.sources()
 	v.syncs()
 	v.delivery()
+	v.queue()
 	v.alerts()
 	v.admin()
 }
@@ -384,6 +385,15 @@ func (v *validator) delivery() {
 	}
 	if d.DLQWindow.Size > 0 && (d.DLQWindow.Threshold <= 0 || d.DLQWindow.Threshold > 100) {
 		v.add("delivery.dlq_window.threshold", "must be above 0%% and at most 100%%, got %s", d.DLQWindow.Threshold)
+	}
+	if d.MaxBacklog < 0 {
+		v.add("delivery.max_backlog", "must be 0 (off) or more, got %d", d.MaxBacklog)
+	}
+}
+
+func (v *validator) queue() {
+	if w := v.c.Queue.DedupWindow; w <= 0 {
+		v.add("queue.dedup_window", "must be above 0, got %s", w)
 	}
 }
 

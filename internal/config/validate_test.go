@@ -117,6 +117,13 @@ func TestValidateRules(t *testing.T) {
 		{"delivery backoff", `{delivery: {backoff: {initial: 1m, max: 30s}}}`, []string{`delivery.backoff.max: must be at least backoff.initial (1m0s), got 30s`}},
 		{"delivery dlq window", `{delivery: {dlq_window: {size: 10, threshold: 0%}}}`, []string{`delivery.dlq_window.threshold: must be above 0% and at most 100%, got 0%`}},
 		{"delivery dlq window off", `{delivery: {dlq_window: {size: 0}}}`, nil},
+		{"delivery max backlog", `{delivery: {max_backlog: -1}}`, []string{`delivery.max_backlog: must be 0 (off) or more, got -1`}},
+		{"delivery max backlog off", `{delivery: {max_backlog: 0}}`, nil},
+
+		// queue
+		{"queue dedup window", `{queue: {dedup_window: 0s}}`, []string{`queue.dedup_window: must be above 0, got 0s`}},
+		{"queue dedup window negative", `{queue: {dedup_window: -1m}}`, []string{`queue.dedup_window: must be above 0, got -1m0s`}},
+		{"queue dedup window set", `{queue: {dedup_window: 30s}}`, nil},
 
 		// alerts
 		{"alert ok", `{alerts: [{type: webhook, url: "${env:ALERT_WEBHOOK_URL}"}]}`, nil},

@@ -202,6 +202,7 @@ func pipelineRun(b *testing.B, db *pgtest.DB, rows, prefix int, m pipelineMode, 
 	// that short, as engine_test.go does.
 	cfg.Delivery.Backoff.Initial, cfg.Delivery.Backoff.Max = 200*time.Millisecond, 2*time.Second
 	m.configure(cfg)
+	benchQueueSettings(b, cfg)
 
 	want := rows
 	if prefix > 0 {
@@ -495,6 +496,31 @@ func (p *emulatorProcess) waitFor(b *testing.B, eng *engine.Engine, accounts, co
 		}
 		time.Sleep(20 * time.Millisecond) // a benchmark polling the emulator's counts
 	}
+}
+
+// The flow-control bound and the deduplication window are the config's
+// defaults (delivery.max_backlog, queue.dedup_window) unless these set
+// them, e.g. SFBRIDGE_BENCH_MAX_BACKLOG=0 (off) or
+// SFBRIDGE_BENCH_DEDUP_WINDOW=30s, to measure their effect on peak-MiB.
+const (
+	maxBacklogEnv  = "SFBRIDGE_BENCH_MAX_BACKLOG"
+	dedupWindowEnv = "SFBRIDGE_BENCH_DEDUP_WINDOW"
+)
+
+func benchQueueSettings(b *testing.B, cfg *config.Config) {
+	if v := os.Getenv(maxBacklogEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err, "%s", maxBacklogEnv)
+		require.GreaterOrEqual(b, n, 0, "%s", maxBacklogEnv)
+		cfg.Delivery.MaxBacklog = n
+	}
+	if v := os.Getenv(dedupWindowEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(b, err, "%s", dedupWindowEnv)
+		require.Positive(b, d, "%s", dedupWindowEnv)
+		cfg.Queue.DedupWindow = d
+	}
+	b.Logf("delivery.max_backlog %d, queue.dedup_window %s", cfg.Delivery.MaxBacklog, cfg.Queue.DedupWindow)
 }
 
 // heapProfileEnv names a file to write a heap profile to at the moment the

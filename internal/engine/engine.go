@@ -72,6 +72,19 @@ type sourceEntry struct {
 	cfg *config.Source
 	src source.Source
 	pub *countingPublisher
+	bp  *backpressure // nil: no flow control
+}
+
+// consumersOf returns the consumers of the configured syncs that read the
+// named source (not those of removed syncs, still on the broker).
+func (e *Engine) consumersOf(source string) []queue.Consumer {
+	var out []queue.Consumer
+	for i, s := range e.syncs {
+		if s.Source() == source {
+			out = append(out, e.cons[i])
+		}
+	}
+	return out
 }
 
 // New compiles the config (every sync's expressions) and checks what needs
@@ -109,7 +122,7 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if e.queue, err = natsjs.Open(ctx, e.broker, natsjs.Config{Namespace: e.opts.Namespace}); err != nil {
+	if e.queue, err = natsjs.Open(ctx, e.broker, natsjs.Config{Namespace: e.opts.Namespace, Duplicates: e.cfg.Queue.DedupWindow}); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
 	if e.state, err = natskv.Open(ctx, e.broker, natskv.Options{Prefix: e.opts.Namespace}); err != nil {
@@ -152,14 +165,14 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 	for i := range e.cfg.Sources {
 		sc := &e.cfg.Sources[i]
 		pub := &countingPublisher{next: e.queue}
-		src, err := e.buildSource(sc, pub, e.log.With("source", sc.Name))
+		src, bp, err := e.buildSource(sc, pub, e.log.With("source", sc.Name))
 		if err != nil {
 			return fmt.Errorf("sources[%d] %s: %w", i, sc.Name, err)
 		}
 		if err := src.Start(ctx); err != nil {
 			return fmt.Errorf("sources[%d] %s: %w", i, sc.Name, err)
 		}
-		e.sources = append(e.sources, &sourceEntry{cfg: sc, src: src, pub: pub})
+		e.sources = append(e.sources, &sourceEntry{cfg: sc, src: src, pub: pub, bp: bp})
 	}
 	if !e.opts.NoAdmin {
 		if err := e.startAdmin(); err != nil {

@@ -20,30 +20,48 @@ type rejections interface {
 }
 
 // buildSource constructs the source sc describes, publishing through pub.
-func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slog.Logger) (source.Source, error) {
+// postgres_poll and files sources get flow control (delivery.max_backlog)
+// over the consumers of the syncs that read them; bp is nil without it.
+// (An http source answers 503 when the broker cannot take its events, and
+// an s3 source reads one object at a time.)
+func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slog.Logger) (src source.Source, bp *backpressure, err error) {
 	switch sc.Type {
 	case config.SourcePostgresPoll:
-		return pgpoll.New(pgpoll.Options{Name: sc.Name, Config: *sc.PostgresPoll, Queue: pub, State: e.state, Logger: log})
+		bp = newBackpressure(sc.Name, e.cfg.Delivery.MaxBacklog, e.consumersOf(sc.Name), log)
+		opts := pgpoll.Options{Name: sc.Name, Config: *sc.PostgresPoll, Queue: pub, State: e.state, Logger: log}
+		if bp != nil {
+			opts.Backpressure = bp.wait
+		}
+		s, err := pgpoll.New(opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, bp, nil
+	case config.SourceFiles:
+		bp = newBackpressure(sc.Name, e.cfg.Delivery.MaxBacklog, e.consumersOf(sc.Name), log)
+		opts := files.Options{Name: sc.Name, Config: *sc.Files, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log}
+		if bp != nil {
+			opts.Backpressure = bp.wait
+		}
+		s, err := files.New(opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return filesSource{s}, bp, nil
 	case config.SourceHTTP:
 		s, err := httpsrc.New(httpsrc.Options{Name: sc.Name, Config: *sc.HTTP, Queue: pub, Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return httpSource{s}, nil
-	case config.SourceFiles:
-		s, err := files.New(files.Options{Name: sc.Name, Config: *sc.Files, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		return filesSource{s}, nil
+		return httpSource{s}, nil, nil
 	case config.SourceS3:
 		s, err := s3src.New(s3src.Options{Name: sc.Name, Config: *sc.S3, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return s3Source{s}, nil
+		return s3Source{s}, nil, nil
 	}
-	return nil, fmt.Errorf("type %s cannot run in this build yet", sc.Type)
+	return nil, nil, fmt.Errorf("type %s cannot run in this build yet", sc.Type)
 }
 
 // deadLetters is the DLQ the event sources put bad events in.

@@ -59,7 +59,7 @@ func (e *Engine) Status(ctx context.Context) web.Status {
 		st.Salesforce = web.SalesforceStatus{APIUsed: u.Used, APIMax: u.Max, Concurrency: limit, InFlight: inflight}
 	}
 	for _, s := range e.sources {
-		ss := web.SourceStatus{Name: s.cfg.Name, Type: string(s.cfg.Type), State: "running", Published: s.pub.published.Load()}
+		ss := web.SourceStatus{Name: s.cfg.Name, Type: string(s.cfg.Type), State: s.bp.state(), Published: s.pub.published.Load()}
 		if r, ok := s.src.(rejections); ok {
 			ss.Rejected, ss.Quarantined = r.rejected()
 		}

@@ -40,4 +40,7 @@
 //     a cursor out of range) is logged and passed (invariant 7). When PostgreSQL cannot
 //     be reached, runs fail, are logged and retried with backoff; the
 //     source keeps running. One run at a time per table.
+//   - Flow control: with Options.Backpressure set, each page waits for it
+//     after its transaction ended and before its publish; Stop ends the
+//     wait and leaves the page to the next run (its watermark unsaved).
 package pgpoll

@@ -214,10 +214,30 @@ func (s *Source) publish(ctx context.Context, tc *tableConfig, msgs []queue.Mess
 	if len(msgs) == 0 {
 		return nil
 	}
+	if err := s.awaitBackpressure(ctx); err != nil {
+		return fmt.Errorf("table %s: waiting to publish %d records until the queue's backlog drains: %w", tc.name, len(msgs), err)
+	}
 	if err := s.queue.Publish(ctx, msgs...); err != nil {
 		return fmt.Errorf("table %s: publish %d records: %w", tc.name, len(msgs), err)
 	}
 	return nil
+}
+
+// awaitBackpressure waits until Options.Backpressure lets the next page
+// be published. The page's transaction is already committed: a long wait
+// holds no snapshot and no connection. Stop ends the wait.
+func (s *Source) awaitBackpressure(ctx context.Context) error {
+	if s.backpressure == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.stopCtx, cancel)()
+	err := s.backpressure(ctx)
+	if err != nil && s.isStopping() {
+		return fmt.Errorf("source %s stopped: %w", s.name, source.ErrNotRunning)
+	}
+	return err
 }
 
 // save writes the watermark with compare-and-set on the revision the run

@@ -55,6 +55,13 @@ type Options struct {
 	// Backoff spaces retries of failed runs; a zero Initial means
 	// DefaultBackoff.
 	Backoff retry.Policy
+	// Backpressure, when set, is flow control: it is called before each
+	// page is published and returns once publishing may go on (nil), or
+	// with an error when ctx ends. ctx also ends when the source stops;
+	// the page is then left unpublished and its watermark unsaved, to be
+	// read again by the next run. It is called with no transaction open
+	// and no connection held, from each table's goroutine at once.
+	Backpressure func(ctx context.Context) error
 }
 
 // Source is a postgres_poll source. Its methods are safe for concurrent use.
@@ -69,6 +76,11 @@ type Source struct {
 	tables  []*tableConfig
 	runMu   map[string]*sync.Mutex // one run at a time per table
 	maxMsg  int                    // the queue's largest message; 0: unknown
+	// backpressure is Options.Backpressure; stopCtx ends at Stop, to end
+	// its wait.
+	backpressure func(ctx context.Context) error
+	stopCtx      context.Context
+	stopNow      context.CancelFunc
 
 	mu       sync.Mutex
 	pool     *pgxpool.Pool
@@ -109,17 +121,20 @@ func New(opts Options) (*Source, error) {
 		errs = append(errs, errors.New("pgpoll: at least one table is required"))
 	}
 	s := &Source{
-		name:     opts.Name,
-		cfg:      opts.Config,
-		queue:    opts.Queue,
-		state:    opts.State,
-		log:      opts.Logger,
-		backoff:  opts.Backoff,
-		sched:    sched,
-		runMu:    map[string]*sync.Mutex{},
-		stopping: make(chan struct{}),
-		triggers: map[string]chan struct{}{},
+		name:    opts.Name,
+		cfg:     opts.Config,
+		queue:   opts.Queue,
+		state:   opts.State,
+		log:     opts.Logger,
+		backoff: opts.Backoff,
+		sched:   sched,
+		runMu:   map[string]*sync.Mutex{},
+
+		backpressure: opts.Backpressure,
+		stopping:     make(chan struct{}),
+		triggers:     map[string]chan struct{}{},
 	}
+	s.stopCtx, s.stopNow = context.WithCancel(context.Background())
 	if l, ok := opts.Queue.(sizeLimiter); ok {
 		s.maxMsg = l.MaxMessageSize()
 	}
@@ -259,6 +274,7 @@ func (s *Source) Stop(ctx context.Context) error {
 	}
 	s.stopped = true
 	close(s.stopping)
+	s.stopNow() // a page waiting on Backpressure is abandoned
 	cancel := s.cancel
 	s.mu.Unlock()
 
