@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -293,4 +294,98 @@ func TestEventsKilledMidBatchAndRestarted(t *testing.T) {
 	second.signal(t, syscall.SIGTERM, time.Minute)
 	require.NoError(t, second.err, "a drained stop exits 0")
 	require.NotContains(t, second.out.String(), "level=ERROR")
+}
+
+// A sync added later takes the events published from then on, without
+// touching the source or the application: a first run has only the
+// Contact sync; the second, on the same data_dir, adds the Case sync.
+func TestSyncAddedLaterTakesNewEvents(t *testing.T) {
+	t.Parallel()
+	emu := sfemu.New(sfemu.Options{Seed: 1})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	listen := freePort(t)
+	full := demo.EventsConfigYAML(filepath.Join(dir, "data"), srv.URL, "127.0.0.1:0", httpSourceYAML("app", listen), "app")
+	rescues := demo.EventsSyncsYAML("app")
+	rescues = rescues[:strings.Index(rescues, "  - name: app_activity")]
+	require.Contains(t, full, rescues)
+	first := strings.Replace(full, rescues, "", 1)
+
+	env := eventsEnv()
+	run := func(yaml string, events []map[string]any, done func() error) {
+		path := filepath.Join(dir, "sfbridge.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+		cfg, err := config.LoadWith(path, config.Options{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }})
+		require.NoError(t, err)
+		eng, err := engine.New(cfg, engine.Options{NoAdmin: true})
+		require.NoError(t, err)
+		require.NoError(t, eng.Start(t.Context()))
+		sink, err := emit.NewHTTPSink("http://"+listen, eventsToken, emit.HTTPOptions{})
+		require.NoError(t, err)
+		client, err := emit.New(emit.Config{SpoolDir: t.TempDir(), Sink: sink, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		for _, ev := range events {
+			_, err := client.Emit(t.Context(), toEmit(ev))
+			require.NoError(t, err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		require.NoError(t, client.Flush(ctx))
+		require.NoError(t, client.Close(ctx))
+		eventually(t, time.Minute, done)
+		require.NoError(t, eng.Stop(ctx))
+	}
+
+	maker := demo.NewEventMaker(31, 20, "L", time.Now())
+	batch := func(n int) (events []map[string]any, rescueIDs []string) {
+		for range n {
+			ev := maker.Make()
+			events = append(events, ev)
+			if ev["type"] == demo.EventRescue {
+				rescueIDs = append(rescueIDs, ev["id"].(string))
+			}
+		}
+		return events, rescueIDs
+	}
+	ledger := demo.NewEventLedger()
+	contactsFor := func(events []map[string]any) func() error {
+		for _, ev := range events {
+			ledger.Add(ev)
+		}
+		return func() error {
+			for _, d := range demo.CompareEvents(emu.Org(), ledger, 1000) {
+				if strings.HasPrefix(d, "counselor ") { // Contacts only: the Cases are checked below
+					return errors.New(d)
+				}
+			}
+			return nil
+		}
+	}
+	caseIDs := func() []string {
+		cases, _ := emu.Org().Dump("Case", false)
+		var got []string
+		for _, c := range cases {
+			got = append(got, c["Platform_Event_Id__c"].(string))
+		}
+		return got
+	}
+	before, rescuesBefore := batch(200)
+	run(first, before, contactsFor(before))
+	require.Zero(t, emu.Org().ObjectCounts()["Case"], "no Case sync yet")
+	require.NotEmpty(t, rescuesBefore)
+
+	after, rescuesAfter := batch(200)
+	require.NotEmpty(t, rescuesAfter)
+	contactsDone := contactsFor(after)
+	run(full, after, func() error {
+		if err := contactsDone(); err != nil {
+			return err
+		}
+		if n := len(caseIDs()); n < len(rescuesAfter) {
+			return fmt.Errorf("%d Cases, want %d", n, len(rescuesAfter))
+		}
+		return nil
+	})
+	require.ElementsMatch(t, rescuesAfter, caseIDs(), "the added sync takes the events published since it exists, not those before")
 }
