@@ -1,16 +1,12 @@
 package files
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sfbridge/sfbridge/internal/broker"
-	"github.com/sfbridge/sfbridge/internal/broker/brokertest"
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/event"
@@ -26,8 +21,8 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/retry"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 	"github.com/sfbridge/sfbridge/internal/state"
-	"github.com/sfbridge/sfbridge/internal/state/natskv"
 )
 
 // srcName is the test sources' name.
@@ -49,7 +44,7 @@ type bundle struct {
 	in queue.Consumer
 	// gate sits between the sources and the queue.
 	gate *gate
-	log  *syncBuffer
+	log  *sourcetest.LogBuffer
 }
 
 // setup gives a test a folder and an embedded broker with the queue, the
@@ -64,7 +59,7 @@ func setup(t testing.TB) *bundle {
 // queue configured by qc.
 func setupIn(t testing.TB, dir, brokerDir string, qc natsjs.Config) *bundle {
 	t.Helper()
-	b := &bundle{dir: dir, brokerDir: brokerDir, log: &syncBuffer{}}
+	b := &bundle{dir: dir, brokerDir: brokerDir, log: &sourcetest.LogBuffer{}}
 	b.processed = filepath.Join(b.dir, "processed")
 	b.quarantine = filepath.Join(b.dir, "quarantine")
 	b.open(t, qc)
@@ -75,17 +70,8 @@ func setupIn(t testing.TB, dir, brokerDir string, qc natsjs.Config) *bundle {
 // consumer.
 func (b *bundle) open(t testing.TB, qc natsjs.Config) {
 	t.Helper()
-	ctx := context.Background()
-	b.broker = brokertest.Embedded(t, b.brokerDir)
-	var err error
-	b.queue, err = natsjs.Open(ctx, b.broker, qc)
-	require.NoError(t, err)
-	b.state, err = natskv.Open(ctx, b.broker, natskv.Options{})
-	require.NoError(t, err)
-	b.dlq = dlq.NewStore(b.queue)
-	// Interest retention: the consumer must exist before anything is published.
-	b.in, err = b.queue.Consumer(ctx, queue.ConsumerConfig{Name: "test", Subject: "in.>"})
-	require.NoError(t, err)
+	bus := sourcetest.Open(t, b.brokerDir, qc)
+	b.broker, b.queue, b.state, b.dlq, b.in = bus.Broker, bus.Queue, bus.State, bus.DLQ, bus.In
 	b.gate = &gate{next: b.queue, entered: make(chan int, 1000)}
 }
 
@@ -117,7 +103,7 @@ func (b *bundle) options(cfg config.Files, edit ...func(*Options)) Options {
 		Queue:   b.gate,
 		DLQ:     b.dlq,
 		State:   b.state,
-		Logger:  slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  sourcetest.Logger(b.log),
 		Now:     func() time.Time { return testNow },
 		Backoff: testBackoff(),
 	}
@@ -148,42 +134,16 @@ func (b *bundle) newSource(t testing.TB, cfg config.Files, edit ...func(*Options
 	return s
 }
 
-// drain reads n records from the queue (waiting for them up to a
-// deadline), acks them, and fails if more arrive.
+// drain reads n records from the queue (sourcetest.Drain).
 func (b *bundle) drain(t testing.TB, n int) []record.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []record.Record
-	for len(out) < n {
-		ds, err := b.in.Fetch(ctx, n-len(out), 5*time.Second)
-		require.NoError(t, err)
-		require.NotEmpty(t, ds, "timed out with %d of %d records", len(out), n)
-		for _, d := range ds {
-			r, err := record.Decode(d.Data())
-			require.NoError(t, err)
-			require.Equal(t, r.ID, d.ID(), "message ID is the record ID")
-			require.NoError(t, d.Ack(ctx))
-			out = append(out, r)
-		}
-	}
-	extra, err := b.in.Fetch(ctx, 1, 300*time.Millisecond)
-	require.NoError(t, err)
-	require.Empty(t, extra, "more records than expected")
-	return out
+	return sourcetest.Drain(t, b.in, n)
 }
 
 // deadLetters returns the DLQ entries of the test source.
 func (b *bundle) deadLetters(t testing.TB) []dlq.Entry {
 	t.Helper()
-	items, _, err := b.dlq.List(context.Background(), dlq.Filter{Sync: srcName}, 0, 10000)
-	require.NoError(t, err)
-	out := make([]dlq.Entry, len(items))
-	for i, it := range items {
-		require.NoError(t, it.Err)
-		out[i] = it.Entry
-	}
-	return out
+	return sourcetest.DeadLetters(t, b.dlq, srcName)
 }
 
 // checkpoint returns a file's checkpoint, nil when there is none.
@@ -218,7 +178,7 @@ func exists(path string) bool {
 // the folder.
 func (b *bundle) waitDone(t testing.TB, names ...string) {
 	t.Helper()
-	eventually(t, 20*time.Second, fmt.Sprintf("%v moved to processed_dir", names), func() bool {
+	sourcetest.Eventually(t, 20*time.Second, fmt.Sprintf("%v moved to processed_dir", names), func() bool {
 		for _, n := range names {
 			if exists(filepath.Join(b.dir, n)) || !exists(filepath.Join(b.processed, n)) {
 				return false
@@ -232,7 +192,7 @@ func (b *bundle) waitDone(t testing.TB, names ...string) {
 // their .error files, and gone from the folder.
 func (b *bundle) waitQuarantined(t testing.TB, names ...string) {
 	t.Helper()
-	eventually(t, 20*time.Second, fmt.Sprintf("%v quarantined", names), func() bool {
+	sourcetest.Eventually(t, 20*time.Second, fmt.Sprintf("%v quarantined", names), func() bool {
 		for _, n := range names {
 			if exists(filepath.Join(b.dir, n)) || !exists(filepath.Join(b.quarantine, n)) || !exists(filepath.Join(b.quarantine, n+".error")) {
 				return false
@@ -242,20 +202,13 @@ func (b *bundle) waitQuarantined(t testing.TB, names ...string) {
 	})
 }
 
-// ev is an event with the default identity fields; extra is more JSON
-// members (`"a":1`).
-func ev(id, typ string, extra ...string) string {
-	s := fmt.Sprintf(`{"id":%q,"type":%q,"time":"2024-05-01T12:00:00Z"`, id, typ)
-	for _, e := range extra {
-		s += "," + e
-	}
-	return s + "}"
-}
-
-// ndjson joins events into lines.
-func ndjson(events ...string) []byte {
-	return []byte(strings.Join(events, "\n") + "\n")
-}
+// Event helpers shared with the other sources' tests.
+var (
+	ev       = sourcetest.Event
+	ndjson   = sourcetest.NDJSON
+	gzipped  = sourcetest.Gzip
+	eventIDs = sourcetest.EventIDs
+)
 
 // numbered is n NDJSON events with ids prefix-0…, and the ids.
 func numbered(prefix string, n int) ([]byte, []string) {
@@ -266,25 +219,6 @@ func numbered(prefix string, n int) ([]byte, []string) {
 		lines[i] = ev(ids[i], "signup", fmt.Sprintf(`"n":%d`, i))
 	}
 	return ndjson(lines...), ids
-}
-
-func gzipped(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, err := zw.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
-}
-
-// eventIDs returns the "event_id" metadata of each record.
-func eventIDs(rs []record.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Metadata["event_id"]
-	}
-	return out
 }
 
 // byFile groups records by their "file" metadata.
@@ -405,34 +339,4 @@ func (g *gate) first() time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.firstAt
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not waiting for one
-	}
 }

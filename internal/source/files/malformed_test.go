@@ -13,6 +13,7 @@ import (
 
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/dlq"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 // secret is personal data inside bad events: it must reach the DLQ (raw
@@ -166,7 +167,7 @@ func TestUnreadableFilesQuarantined(t *testing.T) {
 
 	// The same name quarantined again: both kept, each with its .error.
 	put(t, b.dir, "empty.ndjson", nil)
-	eventually(t, 10*time.Second, "quarantined as empty.1.ndjson", func() bool {
+	sourcetest.Eventually(t, 10*time.Second, "quarantined as empty.1.ndjson", func() bool {
 		return exists(filepath.Join(b.quarantine, "empty.1.ndjson.error"))
 	})
 	require.FileExists(t, filepath.Join(b.quarantine, "empty.1.ndjson"))

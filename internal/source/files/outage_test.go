@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 // While the broker is unavailable the file stays where it is, nothing is
@@ -31,7 +33,7 @@ func TestBrokerUnavailable(t *testing.T) {
 	body, ids := numbered("o", 5)
 	put(t, b.dir, "a.ndjson", body)
 	put(t, b.dir, "b.ndjson", ndjson(ev("b1", "signup")))
-	eventually(t, 10*time.Second, "retried with backoff", func() bool { return s.Stats().Failures >= 3 })
+	sourcetest.Eventually(t, 10*time.Second, "retried with backoff", func() bool { return s.Stats().Failures >= 3 })
 	require.FileExists(t, filepath.Join(b.dir, "a.ndjson"), "never moved before its events are confirmed")
 	require.FileExists(t, filepath.Join(b.dir, "b.ndjson"))
 	require.NoDirExists(t, filepath.Join(b.processed, "a.ndjson"))
@@ -61,7 +63,7 @@ func TestCannotMove(t *testing.T) {
 	require.NoError(t, os.WriteFile(b.processed, []byte("in the way"), 0o644))
 	body, ids := numbered("m", 3)
 	put(t, b.dir, "a.ndjson", body)
-	eventually(t, 10*time.Second, "retried", func() bool { return s.Stats().Failures >= 3 })
+	sourcetest.Eventually(t, 10*time.Second, "retried", func() bool { return s.Stats().Failures >= 3 })
 	require.FileExists(t, filepath.Join(b.dir, "a.ndjson"))
 	require.Equal(t, int64(3), b.checkpoint(t, "a.ndjson").Items, "every item is settled")
 	require.Equal(t, 1, b.gate.callCount(), "the retries publish nothing again")

@@ -15,6 +15,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 // batchOf10 makes batches of 10 items.
@@ -65,7 +66,7 @@ func TestResumeFromCheckpoint(t *testing.T) {
 	})
 	first := b.start(t, b.config(), batchOf10)
 	put(t, b.dir, "big.ndjson", body)
-	eventually(t, 10*time.Second, "the third batch failed", func() bool { return first.Stats().Failures >= 1 })
+	sourcetest.Eventually(t, 10*time.Second, "the third batch failed", func() bool { return first.Stats().Failures >= 1 })
 	require.NoError(t, first.Stop(context.Background()))
 	require.FileExists(t, filepath.Join(b.dir, "big.ndjson"), "a file whose events are not all confirmed stays")
 	cp := b.checkpoint(t, "big.ndjson")
@@ -107,7 +108,7 @@ func TestCrashBeforeCheckpoint(t *testing.T) {
 	})
 	first := b.start(t, b.config(), batchOf10)
 	put(t, b.dir, "big.ndjson", body)
-	eventually(t, 10*time.Second, "the third batch failed", func() bool { return first.Stats().Failures >= 1 })
+	sourcetest.Eventually(t, 10*time.Second, "the third batch failed", func() bool { return first.Stats().Failures >= 1 })
 	require.NoError(t, first.Stop(context.Background()))
 	require.Equal(t, int64(20), b.checkpoint(t, "big.ndjson").Items)
 
@@ -216,7 +217,7 @@ func TestCheckpoints(t *testing.T) {
 	got := byFile(b.drain(t, 8))
 	require.Equal(t, sameIDs[2:], eventIDs(got["same \uFFFD.ndjson"]), "the checkpoint's two items are skipped")
 	require.Equal(t, changedIDs, eventIDs(got["changed.ndjson"]), "a changed file is read from the start")
-	eventually(t, 5*time.Second, "orphan checkpoint removed", func() bool { return b.checkpoint(t, "gone.ndjson") == nil })
+	sourcetest.Eventually(t, 5*time.Second, "orphan checkpoint removed", func() bool { return b.checkpoint(t, "gone.ndjson") == nil })
 	_, err = b.state.Get(ctx, StateKey("other", "gone.ndjson"))
 	require.NoError(t, err, "another source's keys are not touched")
 	require.Contains(t, b.log.String(), "files: the file changed since its checkpoint; reading it from the start")

@@ -401,19 +401,7 @@ func (s *Source) Stop(ctx context.Context) error {
 	cancel := s.cancel
 	s.mu.Unlock()
 
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if cancel != nil {
-		cancel()
-	}
-	<-done
-	return err
+	return source.WaitWorkers(ctx, &s.wg, cancel)
 }
 
 // Trigger implements source.Triggerer: it asks for a listing of the folder

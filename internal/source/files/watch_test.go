@@ -14,6 +14,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/source"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 // appendLine opens path for appending, writes line and closes it, as a
@@ -63,7 +64,7 @@ func TestOpenFileWaitsForClose(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.WriteString(ev("o1", "signup") + "\n")
 	require.NoError(t, err)
-	eventually(t, 5*time.Second, "the source sees the file", func() bool { return s.Stats().Pending == 1 })
+	sourcetest.Eventually(t, 5*time.Second, "the source sees the file", func() bool { return s.Stats().Pending == 1 })
 	time.Sleep(10 * settle) // the writer pauses, the file open
 	require.Zero(t, b.gate.callCount(), "a file open for writing was read")
 	require.FileExists(t, path)
@@ -85,7 +86,7 @@ func TestRenamedInTakenAtOnce(t *testing.T) {
 	b.waitDone(t, "renamed.ndjson")
 	require.Equal(t, []string{"r1"}, eventIDs(b.drain(t, 1)))
 	require.FileExists(t, filepath.Join(b.dir, "inplace.ndjson"), "a file written in place waits for settle")
-	eventually(t, 5*time.Second, "one file pending", func() bool { return s.Stats().Pending == 1 })
+	sourcetest.Eventually(t, 5*time.Second, "one file pending", func() bool { return s.Stats().Pending == 1 })
 }
 
 // Files already in the folder at Start are found by the first listing and
@@ -178,7 +179,7 @@ func TestAfterDelete(t *testing.T) {
 	s := b.start(t, b.config(func(c *config.Files) { c.After = config.AfterDelete; c.ProcessedDir = "" }))
 	body, ids := numbered("d", 3)
 	put(t, b.dir, "a.ndjson", body)
-	eventually(t, 10*time.Second, "file deleted", func() bool { return s.Stats().Files == 1 })
+	sourcetest.Eventually(t, 10*time.Second, "file deleted", func() bool { return s.Stats().Files == 1 })
 	require.NoFileExists(t, filepath.Join(b.dir, "a.ndjson"))
 	require.NoDirExists(t, b.processed)
 	require.Equal(t, ids, eventIDs(b.drain(t, 3)))
@@ -194,7 +195,7 @@ func TestProcessedNameClash(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(b.processed, "a.1.ndjson"), []byte("earlier too"), 0o644))
 	b.start(t, b.config())
 	put(t, b.dir, "a.ndjson", ndjson(ev("c1", "signup")))
-	eventually(t, 10*time.Second, "moved as a.2.ndjson", func() bool { return exists(filepath.Join(b.processed, "a.2.ndjson")) })
+	sourcetest.Eventually(t, 10*time.Second, "moved as a.2.ndjson", func() bool { return exists(filepath.Join(b.processed, "a.2.ndjson")) })
 	require.NoFileExists(t, filepath.Join(b.dir, "a.ndjson"))
 	earlier, err := os.ReadFile(filepath.Join(b.processed, "a.ndjson"))
 	require.NoError(t, err)
@@ -271,12 +272,12 @@ func TestFolderGoneAndBack(t *testing.T) {
 	s := b.start(t, b.config(func(c *config.Files) { c.Rescan = 50 * time.Millisecond }))
 	away := b.dir + ".away"
 	require.NoError(t, os.Rename(b.dir, away))
-	eventually(t, 10*time.Second, "the lost watch noticed", func() bool { return !s.Stats().Watching })
-	eventually(t, 10*time.Second, "the failed listing logged", func() bool {
+	sourcetest.Eventually(t, 10*time.Second, "the lost watch noticed", func() bool { return !s.Stats().Watching })
+	sourcetest.Eventually(t, 10*time.Second, "the failed listing logged", func() bool {
 		return strings.Contains(b.log.String(), "files: cannot list the folder")
 	})
 	require.NoError(t, os.Rename(away, b.dir))
-	eventually(t, 10*time.Second, "watched again", func() bool { return s.Stats().Watching })
+	sourcetest.Eventually(t, 10*time.Second, "watched again", func() bool { return s.Stats().Watching })
 	put(t, b.dir, "a.ndjson", ndjson(ev("a1", "signup")))
 	b.waitDone(t, "a.ndjson")
 	b.drain(t, 1)

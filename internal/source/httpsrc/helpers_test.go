@@ -2,12 +2,10 @@ package httpsrc
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,12 +15,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sfbridge/sfbridge/internal/broker"
-	"github.com/sfbridge/sfbridge/internal/broker/brokertest"
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/event"
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 // testToken is the bearer token of the test sources; tests check it never
@@ -43,7 +41,7 @@ type bundle struct {
 	in queue.Consumer
 	// gate sits between the source and the queue and can fail or hold.
 	gate *gate
-	log  *syncBuffer
+	log  *sourcetest.LogBuffer
 }
 
 // testConfig is an http source config on a free port of 127.0.0.1 with
@@ -65,22 +63,21 @@ func setup(t testing.TB, edit ...func(*Options)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	br := brokertest.Embedded(t, dir)
-	q, err := natsjs.Open(ctx, br, natsjs.Config{})
-	require.NoError(t, err)
-	// Interest retention: the consumer must exist before anything is published.
-	in, err := q.Consumer(ctx, queue.ConsumerConfig{Name: "test", Subject: "in.>"})
-	require.NoError(t, err)
-	b := &bundle{queue: q, broker: br, dir: dir, in: in, gate: &gate{next: q, entered: make(chan struct{}, 100)}, log: &syncBuffer{}}
+	bus := sourcetest.Open(t, dir, natsjs.Config{})
+	b := &bundle{
+		queue: bus.Queue, broker: bus.Broker, dir: dir, in: bus.In,
+		gate: &gate{next: bus.Queue, entered: make(chan struct{}, 100)}, log: &sourcetest.LogBuffer{},
+	}
 	opts := Options{
 		Name:   "events",
 		Config: testConfig(),
 		Queue:  b.gate,
-		Logger: slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: sourcetest.Logger(b.log),
 	}
 	for _, e := range edit {
 		e(&opts)
 	}
+	var err error
 	b.src, err = New(opts)
 	require.NoError(t, err)
 	require.NoError(t, b.src.Start(ctx))
@@ -159,68 +156,23 @@ func (r reply) failed(t testing.TB, status int) string {
 	return msg
 }
 
-// drain reads n records from the queue (waiting for them up to a
-// deadline), acks them, and fails if more arrive.
+// drain reads n records from the queue (sourcetest.Drain).
 func (b *bundle) drain(t testing.TB, n int) []record.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []record.Record
-	for len(out) < n {
-		ds, err := b.in.Fetch(ctx, n-len(out), 5*time.Second)
-		require.NoError(t, err)
-		require.NotEmpty(t, ds, "timed out with %d of %d records", len(out), n)
-		for _, d := range ds {
-			r, err := record.Decode(d.Data())
-			require.NoError(t, err)
-			require.Equal(t, r.ID, d.ID(), "message ID is the record ID")
-			require.NoError(t, d.Ack(ctx))
-			out = append(out, r)
-		}
-	}
-	extra, err := b.in.Fetch(ctx, 1, 200*time.Millisecond)
-	require.NoError(t, err)
-	require.Empty(t, extra, "more records than expected")
-	return out
+	return sourcetest.Drain(t, b.in, n)
 }
 
-// eventIDs returns the "event_id" metadata of each record.
-func eventIDs(rs []record.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Metadata["event_id"]
-	}
-	return out
-}
-
-// ev is an event with the default identity fields; extra is more JSON
-// members (`"a":1`).
-func ev(id, typ string, extra ...string) string {
-	s := fmt.Sprintf(`{"id":%q,"type":%q,"time":"2024-05-01T12:00:00Z"`, id, typ)
-	for _, e := range extra {
-		s += "," + e
-	}
-	return s + "}"
-}
-
-// ndjson joins events into lines.
-func ndjson(events ...string) []byte {
-	return []byte(strings.Join(events, "\n") + "\n")
-}
+// Event helpers shared with the other sources' tests.
+var (
+	ev       = sourcetest.Event
+	ndjson   = sourcetest.NDJSON
+	gzipped  = sourcetest.Gzip
+	eventIDs = sourcetest.EventIDs
+)
 
 // array joins events into a JSON array.
 func array(events ...string) []byte {
 	return []byte("[" + strings.Join(events, ",") + "]")
-}
-
-func gzipped(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, err := zw.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
 }
 
 // withGzip sets Content-Encoding: gzip.
@@ -302,22 +254,4 @@ func (g *gate) waitEntered(t testing.TB) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no Publish started within 10s")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sfbridge/sfbridge/internal/config"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 func TestLagHoldsBackFreshRows(t *testing.T) {
@@ -55,7 +56,7 @@ func TestLateCommitIsDelivered(t *testing.T) {
 	first := lateCommit(t, b, s)
 	require.Zero(t, first.Rows, "the poll ran within the lag: both rows wait")
 	var published int
-	eventually(t, 20*time.Second, "both rows published once the lag passed", func() bool {
+	sourcetest.Eventually(t, 20*time.Second, "both rows published once the lag passed", func() bool {
 		published += run(t, s).Published
 		return published == 2
 	})

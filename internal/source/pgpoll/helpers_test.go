@@ -1,7 +1,6 @@
 package pgpoll
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,14 +10,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/sfbridge/sfbridge/internal/broker/brokertest"
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/pgtest"
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 	"github.com/sfbridge/sfbridge/internal/state"
-	"github.com/sfbridge/sfbridge/internal/state/natskv"
 )
 
 // bundle is what a test works with.
@@ -31,23 +29,18 @@ type bundle struct {
 	// pub sits between the source and the queue: it records every
 	// message and can be told to fail.
 	pub *recorder
-	log *syncBuffer
+	log *sourcetest.LogBuffer
 }
 
 // setup gives a test a schema, an embedded broker with the queue, the
 // state store and a consumer of everything published.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	ctx := context.Background()
-	b := brokertest.Embedded(t, t.TempDir())
-	q, err := natsjs.Open(ctx, b, natsjs.Config{})
-	require.NoError(t, err)
-	st, err := natskv.Open(ctx, b, natskv.Options{})
-	require.NoError(t, err)
-	// Interest retention: the consumer must exist before anything is published.
-	in, err := q.Consumer(ctx, queue.ConsumerConfig{Name: "test", Subject: "in.>"})
-	require.NoError(t, err)
-	return &bundle{db: pgtest.New(t), queue: q, state: st, in: in, pub: &recorder{next: q, failAt: -1}, log: &syncBuffer{}}
+	bus := sourcetest.Open(t, t.TempDir(), natsjs.Config{})
+	return &bundle{
+		db: pgtest.New(t), queue: bus.Queue, state: bus.State, in: bus.In,
+		pub: &recorder{next: bus.Queue, failAt: -1}, log: &sourcetest.LogBuffer{},
+	}
 }
 
 // pollConfig is a source config with one table and test-friendly settings
@@ -86,7 +79,7 @@ func (b *bundle) newSource(t *testing.T, cfg config.PostgresPoll) *Source {
 }
 
 func (b *bundle) newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return sourcetest.Logger(b.log)
 }
 
 // run runs the source's only table once and fails the test on error.
@@ -99,29 +92,11 @@ func run(t *testing.T, s *Source) RunStats {
 	return stats
 }
 
-// drain fetches the records published so far (n of them, waiting for
-// them up to a deadline), acks them, and fails if more arrive.
+// drain fetches the records published so far (n of them) and acks them
+// (sourcetest.Drain).
 func (b *bundle) drain(t *testing.T, n int) []record.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []record.Record
-	for len(out) < n {
-		ds, err := b.in.Fetch(ctx, n-len(out), 5*time.Second)
-		require.NoError(t, err)
-		require.NotEmpty(t, ds, "timed out with %d of %d records", len(out), n)
-		for _, d := range ds {
-			r, err := record.Decode(d.Data())
-			require.NoError(t, err)
-			require.Equal(t, r.ID, d.ID(), "message ID is the record ID")
-			require.NoError(t, d.Ack(ctx))
-			out = append(out, r)
-		}
-	}
-	extra, err := b.in.Fetch(ctx, 1, 200*time.Millisecond)
-	require.NoError(t, err)
-	require.Empty(t, extra, "more records than expected")
-	return out
+	return sourcetest.Drain(t, b.in, n)
 }
 
 // watermark returns the table's saved watermark, nil when there is none.
@@ -208,34 +183,4 @@ func (r *recorder) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.batches, r.calls, r.failAt = nil, 0, -1
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, not waiting for one
-	}
 }

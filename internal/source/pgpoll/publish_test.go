@@ -10,6 +10,7 @@ import (
 
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/queue"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 // fiveRows creates table t with ids 1–5, in cursor order.
@@ -109,7 +110,7 @@ func TestStopFinishesThePageInHand(t *testing.T) {
 	b.pub.before = func(call int, _ []queue.Message) {
 		if call == 0 {
 			go func() { stopped <- s.Stop(context.Background()) }()
-			eventually(t, 5*time.Second, "stop requested", s.isStopping)
+			sourcetest.Eventually(t, 5*time.Second, "stop requested", s.isStopping)
 		}
 	}
 	stats, err := s.Run(context.Background(), b.db.Table("t"))

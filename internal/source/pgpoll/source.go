@@ -278,18 +278,7 @@ func (s *Source) Stop(ctx context.Context) error {
 	cancel := s.cancel
 	s.mu.Unlock()
 
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if cancel != nil {
-		cancel()
-	}
-	<-done
+	err := source.WaitWorkers(ctx, &s.wg, cancel)
 	// Runs started with Run (not by the schedule) stop after their page
 	// too; wait for them while ctx allows.
 	for _, tc := range s.tables {

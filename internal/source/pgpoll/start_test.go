@@ -19,6 +19,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/pgtest"
 	"github.com/sfbridge/sfbridge/internal/retry"
 	"github.com/sfbridge/sfbridge/internal/source"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
 func TestStartNamesBadTablesAndColumns(t *testing.T) {
@@ -158,14 +159,14 @@ func TestUnreachablePostgresIsRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()), "an unreachable database does not fail the start")
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	eventually(t, 10*time.Second, "retries logged", func() bool {
+	sourcetest.Eventually(t, 10*time.Second, "retries logged", func() bool {
 		return strings.Count(b.log.String(), "postgres unreachable; retrying") >= 2
 	})
 	require.NotContains(t, b.log.String(), "password")
 
 	p.up(t)
 	require.Equal(t, []string{`[["id",1]]`}, keys(b.drain(t, 1)))
-	eventually(t, 10*time.Second, "recovery logged", func() bool {
+	sourcetest.Eventually(t, 10*time.Second, "recovery logged", func() bool {
 		return strings.Contains(b.log.String(), "table read again after failures")
 	})
 
@@ -175,7 +176,7 @@ func TestUnreachablePostgresIsRetried(t *testing.T) {
 	_, err = s.Trigger("")
 	require.NoError(t, err)
 	before := strings.Count(b.log.String(), "postgres unreachable")
-	eventually(t, 10*time.Second, "new failures logged", func() bool {
+	sourcetest.Eventually(t, 10*time.Second, "new failures logged", func() bool {
 		return strings.Count(b.log.String(), "postgres unreachable") > before
 	})
 	p.up(t)

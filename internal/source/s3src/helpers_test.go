@@ -1,11 +1,8 @@
 package s3src
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"sort"
 	"strings"
@@ -15,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/sfbridge/sfbridge/internal/broker/brokertest"
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/event"
@@ -23,6 +19,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/retry"
+	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 	"github.com/sfbridge/sfbridge/internal/state/natskv"
 )
 
@@ -46,7 +43,7 @@ type bundle struct {
 	state *natskv.Store
 	// gate sits between the sources and the queue and can fail or hold.
 	gate *gate
-	log  *syncBuffer
+	log  *sourcetest.LogBuffer
 }
 
 // testConfig is an s3 source on the fake S3, prefix "in/", listing once
@@ -76,18 +73,10 @@ func testConfig(endpoint string) config.S3 {
 // of a source (edited by edit). It does not start a source.
 func setup(t testing.TB, withSQS bool, edit ...func(*Options)) *bundle {
 	t.Helper()
-	ctx := context.Background()
-	br := brokertest.Embedded(t, t.TempDir())
-	q, err := natsjs.Open(ctx, br, natsjs.Config{})
-	require.NoError(t, err)
-	// Interest retention: the consumer must exist before anything is published.
-	in, err := q.Consumer(ctx, queue.ConsumerConfig{Name: "test", Subject: "in.>"})
-	require.NoError(t, err)
-	st, err := natskv.Open(ctx, br, natskv.Options{})
-	require.NoError(t, err)
+	bus := sourcetest.Open(t, t.TempDir(), natsjs.Config{})
 	b := &bundle{
-		s3: newFakeS3(t), in: in, dlq: dlq.NewStore(q), state: st,
-		gate: &gate{next: q, entered: make(chan struct{}, 100)}, log: &syncBuffer{},
+		s3: newFakeS3(t), in: bus.In, dlq: bus.DLQ, state: bus.State,
+		gate: &gate{next: bus.Queue, entered: make(chan struct{}, 100)}, log: &sourcetest.LogBuffer{},
 	}
 	cfg := testConfig(b.s3.srv.URL)
 	if withSQS {
@@ -99,8 +88,8 @@ func setup(t testing.TB, withSQS bool, edit ...func(*Options)) *bundle {
 		Config:      cfg,
 		Queue:       b.gate,
 		DLQ:         b.dlq,
-		State:       st,
-		Logger:      slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		State:       bus.State,
+		Logger:      sourcetest.Logger(b.log),
 		Now:         func() time.Time { return testNow },
 		Backoff:     fastBackoff(),
 		SQSWait:     time.Second,
@@ -151,60 +140,28 @@ func (b *bundle) stop(t testing.TB) {
 	require.NoError(t, b.src.Stop(ctx))
 }
 
-// eventually polls cond every 10ms until it holds, failing after 15s.
+// eventually polls cond until it holds, failing after 15s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	sourcetest.Eventually(t, 15*time.Second, what, cond)
 }
 
-// drain reads n records from the queue (waiting for them up to a
-// deadline), acks them, and fails if more arrive.
+// drain reads n records from the queue (sourcetest.Drain).
 func (b *bundle) drain(t testing.TB, n int) []record.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []record.Record
-	for len(out) < n {
-		ds, err := b.in.Fetch(ctx, n-len(out), 5*time.Second)
-		require.NoError(t, err)
-		require.NotEmpty(t, ds, "timed out with %d of %d records", len(out), n)
-		for _, d := range ds {
-			r, err := record.Decode(d.Data())
-			require.NoError(t, err)
-			require.Equal(t, r.ID, d.ID(), "message ID is the record ID")
-			require.NoError(t, d.Ack(ctx))
-			out = append(out, r)
-		}
-	}
-	b.noMore(t)
-	return out
+	return sourcetest.Drain(t, b.in, n)
 }
 
 // noMore fails if a record is waiting in the queue.
 func (b *bundle) noMore(t testing.TB) {
 	t.Helper()
-	extra, err := b.in.Fetch(context.Background(), 1, 200*time.Millisecond)
-	require.NoError(t, err)
-	require.Empty(t, extra, "more records than expected")
+	sourcetest.NoMore(t, b.in)
 }
 
 // deadLetters returns the DLQ entries of the test source.
 func (b *bundle) deadLetters(t testing.TB) []dlq.Entry {
 	t.Helper()
-	items, _, err := b.dlq.List(context.Background(), dlq.Filter{Sync: "bucket"}, 0, 1000)
-	require.NoError(t, err)
-	out := make([]dlq.Entry, len(items))
-	for i, it := range items {
-		require.NoError(t, it.Err)
-		out[i] = it.Entry
-	}
-	return out
+	return sourcetest.DeadLetters(t, b.dlq, "bucket")
 }
 
 // checkpoint returns the stored checkpoint of key; ok is false when none.
@@ -221,28 +178,17 @@ func (b *bundle) checkpoint(t testing.TB, key string) (Checkpoint, bool) {
 
 // eventIDs returns the "event_id" metadata of each record, sorted.
 func eventIDs(rs []record.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Metadata["event_id"]
-	}
+	out := sourcetest.EventIDs(rs)
 	sort.Strings(out)
 	return out
 }
 
-// ev is an event with the default identity fields; extra is more JSON
-// members (`"a":1`).
-func ev(id, typ string, extra ...string) string {
-	s := fmt.Sprintf(`{"id":%q,"type":%q,"time":"2024-05-01T12:00:00Z"`, id, typ)
-	for _, e := range extra {
-		s += "," + e
-	}
-	return s + "}"
-}
-
-// ndjson joins events into lines.
-func ndjson(events ...string) []byte {
-	return []byte(strings.Join(events, "\n") + "\n")
-}
+// Event helpers shared with the other sources' tests.
+var (
+	ev      = sourcetest.Event
+	ndjson  = sourcetest.NDJSON
+	gzipped = sourcetest.Gzip
+)
 
 // manyEvents is an NDJSON object of n events "<prefix>0"….
 func manyEvents(prefix string, n int) []byte {
@@ -251,16 +197,6 @@ func manyEvents(prefix string, n int) []byte {
 		evs[i] = ev(fmt.Sprintf("%s%d", prefix, i), "order")
 	}
 	return ndjson(evs...)
-}
-
-func gzipped(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, err := zw.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
 }
 
 // formEncode encodes a key as S3 event notifications do.
@@ -344,22 +280,4 @@ func (g *gate) sentCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.sent
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

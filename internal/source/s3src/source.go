@@ -351,19 +351,7 @@ func (s *Source) Stop(ctx context.Context) error {
 		halt()
 	}
 
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if cancel != nil {
-		cancel()
-	}
-	<-done
-	return err
+	return source.WaitWorkers(ctx, &s.wg, cancel)
 }
 
 // Trigger implements source.Triggerer: a full listing of the prefix runs as
