@@ -17,6 +17,7 @@ const (
 	defaultAPIVersion     = "62.0"
 	defaultMaxConcurrency = 10
 	defaultAPIReserve     = Percent(20)
+	defaultBudgetWait     = 15 * time.Minute
 	defaultBulkThreshold  = 2000
 
 	defaultPollEvery            = 30 * time.Second
@@ -128,6 +129,7 @@ func (c *Config) salesforceDefaults() {
 	}
 	def(c, "salesforce.max_concurrency", &sf.MaxConcurrency, defaultMaxConcurrency)
 	def(c, "salesforce.api_reserve", &sf.APIReserve, defaultAPIReserve)
+	def(c, "salesforce.budget_wait", &sf.BudgetWait, defaultBudgetWait)
 	def(c, "salesforce.bulk_threshold", &sf.BulkThreshold, defaultBulkThreshold)
 }
 

@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Salesforce says which org sfbridge writes to and how it logs in
 // (used from issue 4: the Salesforce client).
 type Salesforce struct {
@@ -18,6 +20,10 @@ type Salesforce struct {
 	// APIReserve is the share of the org's daily API allowance left to
 	// others: below it sfbridge waits instead of spending.
 	APIReserve Percent `yaml:"api_reserve"`
+	// BudgetWait is how long sfbridge holds its calls once the allowance
+	// is below the reserve (or exhausted) before one probe call checks
+	// whether usage has recovered.
+	BudgetWait time.Duration `yaml:"budget_wait"`
 	// BulkThreshold is the batch size from which Bulk API 2.0 is used
 	// instead of sObject Collections.
 	BulkThreshold int `yaml:"bulk_threshold"`

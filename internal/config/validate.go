@@ -136,6 +136,9 @@ func (v *validator) salesforce() {
 		v.add("salesforce.api_version", "must be 46.0 or later (sObject Collections upsert needs it), got %s", v.show("salesforce.api_version", sf.APIVersion))
 	}
 	v.intRange("salesforce.max_concurrency", sf.MaxConcurrency, 1, 25, " (Salesforce allows 25 long-running requests per org)")
+	if sf.BudgetWait < time.Second || sf.BudgetWait > 24*time.Hour {
+		v.add("salesforce.budget_wait", "must be from 1s to 24h, got %s", sf.BudgetWait)
+	}
 	if sf.APIReserve < 0 || sf.APIReserve >= 100 {
 		v.add("salesforce.api_reserve", "must be from 0%% to below 100%%, got %s", sf.APIReserve)
 	}

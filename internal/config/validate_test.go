@@ -89,6 +89,7 @@ func TestValidateRules(t *testing.T) {
 		{"max_concurrency", `{salesforce: {max_concurrency: 30}}`, []string{`salesforce.max_concurrency: must be from 1 to 25`}},
 		{"max_concurrency zero", `{salesforce: {max_concurrency: 0}}`, []string{`salesforce.max_concurrency: must be from 1 to 25 (Salesforce allows 25 long-running requests per org), got 0`}},
 		{"api_reserve", `{salesforce: {api_reserve: 100%}}`, []string{`salesforce.api_reserve: must be from 0% to below 100%, got 100%`}},
+		{"budget_wait", `{salesforce: {budget_wait: 100ms}}`, []string{`salesforce.budget_wait: must be from 1s to 24h, got 100ms`}},
 		{"api_reserve without %", `{salesforce: {api_reserve: 20}}`, []string{`salesforce.api_reserve: expected a percentage like 20%, got "20"`}},
 		{"bulk_threshold", `{salesforce: {bulk_threshold: 0}}`, []string{`salesforce.bulk_threshold: must be at least 1`}},
 

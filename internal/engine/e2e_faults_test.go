@@ -17,7 +17,6 @@ import (
 	"github.com/sfbridge/sfbridge/internal/deliver"
 	"github.com/sfbridge/sfbridge/internal/demo"
 	"github.com/sfbridge/sfbridge/internal/dlq"
-	"github.com/sfbridge/sfbridge/internal/engine"
 	"github.com/sfbridge/sfbridge/internal/sfemu"
 )
 
@@ -163,8 +162,9 @@ func TestDailyAPILimitPausesAndResumes(t *testing.T) {
 	const counselors = 1000
 	b := setupWith(t, options{orgs: 10, counselors: counselors,
 		// Once the allowance is gone the client holds calls for this long
-		// before one probe (15m by default).
-		engine: engine.Options{BudgetWait: 500 * time.Millisecond}})
+		// before one probe (salesforce.budget_wait, 15m by default; the
+		// config accepts 1s at least).
+		config: func(c *config.Config) { c.Salesforce.BudgetWait = time.Second }})
 	b.waitInSync(t, 2*time.Minute)
 	org := b.emu.Org()
 	contacts := b.deliverer(t, "counselors")

@@ -37,10 +37,9 @@ type Options struct {
 	Namespace string
 	// NoAdmin skips the admin HTTP server (tests that do not need it).
 	NoAdmin bool
-	// BudgetWait is how long the Salesforce client holds calls once the
-	// org's daily API allowance is below the reserve, before one probe call
-	// (0: the client's default, salesforce.DefaultBudgetWait). Tests
-	// shorten it.
+	// BudgetWait, when set, overrides salesforce.budget_wait: how long the
+	// Salesforce client holds calls once the org's daily API allowance is
+	// below the reserve, before one probe call. Tests shorten it.
 	BudgetWait time.Duration
 }
 
@@ -129,7 +128,9 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("state: %w", err)
 	}
 	sfc := SalesforceConfig(e.cfg.Salesforce, e.log, e.opts.HTTPClient)
-	sfc.BudgetWait = e.opts.BudgetWait
+	if e.opts.BudgetWait > 0 {
+		sfc.BudgetWait = e.opts.BudgetWait
+	}
 	if e.sf, err = salesforce.New(sfc); err != nil {
 		return fmt.Errorf("salesforce: %w", err)
 	}

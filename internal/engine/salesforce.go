@@ -37,5 +37,6 @@ func SalesforceConfig(sf config.Salesforce, log *slog.Logger, httpClient *http.C
 		Logger:         log,
 		MaxConcurrency: sf.MaxConcurrency,
 		APIReserve:     reserve,
+		BudgetWait:     sf.BudgetWait,
 	}
 }
