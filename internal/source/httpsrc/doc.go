@@ -72,7 +72,7 @@
 // unchanged, for as long as it takes. Nothing is doubled: each event's
 // record has a deterministic message ID (from the source's name, the
 // event's type, id and time), so the broker drops a resent event it already
-// stored within its deduplication window (5 minutes by default; invariant
+// stored within its deduplication window (queue.dedup_window, 2 minutes by default; invariant
 // 5), and past that window the delivery's version guard makes the second
 // copy harmless (invariant 4: a version already delivered does not
 // overwrite; upserts by external ID write the same values again). Events
