@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,15 +127,23 @@ func runDemo(ctx context.Context, stdio IO, f demoFlags) error {
 	fmt.Fprintf(out, "demo: config written to %s\n", path)
 
 	log := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The sample application's loops end before the connection closes and
+	// runDemo returns.
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	defer loops.Wait()
+	defer stopLoops()
 	return runEngine(ctx, cfg, log, out, func(eng *engine.Engine) {
+		ctx := loopCtx
 		fmt.Fprintln(out, "demo: the sample application changes a counselor now and then; watch the dashboard, Ctrl-C to stop")
-		go changeLoop(ctx, conn, f, out)
-		go progressLoop(ctx, eng, emu, out)
+		loops.Go(func() { changeLoop(ctx, conn, f, out) })
+		loops.Go(func() { progressLoop(ctx, eng, emu, out) })
 		if f.events != "" {
 			fmt.Fprintf(out, "demo: application events: POST http://%s/v1/events with the bearer token in %s; the sample application emits a rescue event every %s (emit package), each becomes a Case. Try:\n", eng.SourceAddr("app"), tokenPath, f.eventEvery)
 			fmt.Fprintf(out, "  curl -sS http://%s/v1/events -H \"Authorization: Bearer $(cat %s)\" -H 'Content-Type: application/json' -d '{\"id\":\"try-1\",\"type\":\"rescue.first_active\",\"time\":\"%s\",\"counselor_id\":\"1\",\"severity\":2}'\n",
 				eng.SourceAddr("app"), tokenPath, time.Now().UTC().Format(time.RFC3339))
-			go eventLoop(ctx, eng.SourceAddr("app"), tokenPath, filepath.Join(dir, "spool"), f, out)
+			addr := eng.SourceAddr("app")
+			loops.Go(func() { eventLoop(ctx, addr, tokenPath, filepath.Join(dir, "spool"), f, out) })
 		}
 	})
 }
