@@ -35,6 +35,8 @@ const (
 	defaultS3Quarantine    = "sfbridge/quarantine/"
 	defaultHTTPListen      = "127.0.0.1:8081"
 	defaultMaxBodyBytes    = ByteSize(10 << 20)
+	defaultMaxInFlight     = 64
+	defaultPublishTimeout  = 5 * time.Second
 	defaultMaxEventBytes   = ByteSize(1 << 20)
 	defaultIDField         = "id"
 	defaultTypeField       = "type"
@@ -200,6 +202,8 @@ func (c *Config) sourceDefaults(p string, s *Source) {
 		h := s.settings().(*HTTP)
 		def(c, p+".listen", &h.Listen, defaultHTTPListen)
 		def(c, p+".max_body_bytes", &h.MaxBodyBytes, defaultMaxBodyBytes)
+		def(c, p+".max_in_flight", &h.MaxInFlight, defaultMaxInFlight)
+		def(c, p+".publish_timeout", &h.PublishTimeout, defaultPublishTimeout)
 		c.eventDefaults(p, &h.EventFields)
 	}
 }

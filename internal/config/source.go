@@ -344,5 +344,11 @@ type HTTP struct {
 	// Token is the bearer token clients must send.
 	Token        Secret   `yaml:"token"`
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxInFlight bounds the requests handled at once (beyond: 503 with
+	// Retry-After); memory is bounded by it times max_body_bytes.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// PublishTimeout bounds the wait for the broker to confirm a request's
+	// events before answering 503.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
 	EventFields  `yaml:",inline"`
 }

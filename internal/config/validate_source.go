@@ -344,6 +344,12 @@ func (v *validator) http(p string, h *HTTP) {
 	if h.MaxBodyBytes < h.MaxEventBytes {
 		v.add(p+".max_body_bytes", "must be at least max_event_bytes (%s), got %s", h.MaxEventBytes, h.MaxBodyBytes)
 	}
+	if h.MaxInFlight < 1 || h.MaxInFlight > 10000 {
+		v.add(p+".max_in_flight", "must be from 1 to 10000, got %d", h.MaxInFlight)
+	}
+	if h.PublishTimeout < 100*time.Millisecond || h.PublishTimeout > 5*time.Minute {
+		v.add(p+".publish_timeout", "must be from 100ms to 5m, got %s", h.PublishTimeout)
+	}
 }
 
 // globMatches reports whether glob is valid and whether it matches name.

@@ -81,6 +81,8 @@ func TestValidateSourceRules(t *testing.T) {
 		{"http token missing", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http}]}`, pollSource), []string{`sources[1].token: required`}},
 		{"http listen", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http, token: t, listen: "8081"}]}`, pollSource), []string{`sources[1].listen: expected host:port`}},
 		{"http port", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http, token: t, listen: ":99999"}]}`, pollSource), []string{`sources[1].listen: port must be a number from 0 to 65535, got "99999"`}},
+		{"http limits", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http, token: t, listen: "127.0.0.1:8091", max_in_flight: 0, publish_timeout: 10ms}]}`, pollSource), []string{
+			`sources[1].max_in_flight: must be from 1 to 10000, got 0`, `sources[1].publish_timeout: must be from 100ms to 5m, got 10ms`}},
 		{"http on admin's address", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http, token: t, listen: "127.0.0.1:8080"}]}`, pollSource), []string{`sources[1].listen: "127.0.0.1:8080" is already used by admin.listen`}},
 		{"http body below event", fmt.Sprintf(`{sources: [%s}, {name: ingest, type: http, token: t, max_body_bytes: 1KiB}]}`, pollSource), []string{`sources[1].max_body_bytes: must be at least max_event_bytes (1MiB), got 1KiB`}},
 	}

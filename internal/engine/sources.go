@@ -49,7 +49,8 @@ func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slo
 		}
 		return filesSource{s}, bp, nil
 	case config.SourceHTTP:
-		s, err := httpsrc.New(httpsrc.Options{Name: sc.Name, Config: *sc.HTTP, Queue: pub, Logger: log})
+		s, err := httpsrc.New(httpsrc.Options{Name: sc.Name, Config: *sc.HTTP, Queue: pub, Logger: log,
+			MaxInFlight: sc.HTTP.MaxInFlight, PublishTimeout: sc.HTTP.PublishTimeout})
 		if err != nil {
 			return nil, nil, err
 		}
