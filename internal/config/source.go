@@ -350,5 +350,5 @@ type HTTP struct {
 	// PublishTimeout bounds the wait for the broker to confirm a request's
 	// events before answering 503.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
-	EventFields  `yaml:",inline"`
+	EventFields    `yaml:",inline"`
 }
