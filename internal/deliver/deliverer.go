@@ -448,14 +448,15 @@ func (d *Deliverer) probe() {
 // noteOutage logs and reports an outage error; first is true when it
 // opened an episode.
 func (d *Deliverer) noteOutage(err error, first bool) {
-	if isAuthFailure(err) {
+	auth := isAuthFailure(err)
+	if auth {
 		if !d.authFailing.Swap(true) {
 			d.log.Error("Salesforce rejected the credentials; delivery is paused until they work", "err", err)
 		}
 		d.cfg.Alerts.AuthFailed(err.Error())
 	}
 	if first {
-		if salesforce.Classify(err).Class == salesforce.ClassFatal && !isAuthFailure(err) {
+		if salesforce.Classify(err).Class == salesforce.ClassFatal && !auth {
 			d.log.Error("Salesforce refuses every write (configuration or org state); delivery paused, no attempts spent, records wait until it is fixed", "err", err)
 		} else {
 			d.log.Warn("Salesforce unavailable; delivery paused, no attempts spent", "err", err)

@@ -266,16 +266,12 @@ func (s *Store) Replay(ctx context.Context, seq uint64) (Replayed, error) {
 	if err != nil {
 		return Replayed{}, err
 	}
-	return s.replay(ctx, it, nil)
+	return s.ReplayItem(ctx, it, nil)
 }
 
 // ReplayItem is Replay for an item already read; consumers, when not nil,
 // are the queue's consumer names (to check many items with one request).
 func (s *Store) ReplayItem(ctx context.Context, it Item, consumers []string) (Replayed, error) {
-	return s.replay(ctx, it, consumers)
-}
-
-func (s *Store) replay(ctx context.Context, it Item, consumers []string) (Replayed, error) {
 	if it.Err != nil {
 		return Replayed{}, fmt.Errorf("dlq: replay %d: the entry cannot be read (%v); drop it or read it with an sfbridge that can", it.Seq, it.Err)
 	}

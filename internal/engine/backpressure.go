@@ -25,10 +25,9 @@ const backpressurePoll = 200 * time.Millisecond
 // removed sync never stalls a source. It is safe for concurrent use (each
 // table's goroutine calls wait).
 type backpressure struct {
-	source string
-	max    uint64
-	cons   []queue.Consumer
-	log    *slog.Logger
+	max  uint64
+	cons []queue.Consumer
+	log  *slog.Logger // names the source
 
 	mu      sync.Mutex
 	paused  bool
@@ -38,11 +37,11 @@ type backpressure struct {
 
 // newBackpressure is nil (no flow control) when max is 0 or no sync reads
 // the source.
-func newBackpressure(source string, max int, cons []queue.Consumer, log *slog.Logger) *backpressure {
+func newBackpressure(max int, cons []queue.Consumer, log *slog.Logger) *backpressure {
 	if max <= 0 || len(cons) == 0 {
 		return nil
 	}
-	return &backpressure{source: source, max: uint64(max), cons: cons, log: log}
+	return &backpressure{max: uint64(max), cons: cons, log: log}
 }
 
 // wait returns once the source may publish its next page, or ctx's error
@@ -75,6 +74,15 @@ func (b *backpressure) wait(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// waitFunc is wait as a source's Options.Backpressure: nil when b is (no
+// flow control).
+func (b *backpressure) waitFunc() func(context.Context) error {
+	if b == nil {
+		return nil
+	}
+	return b.wait
 }
 
 // read sums the backlog of the source's syncs.

@@ -27,23 +27,16 @@ type rejections interface {
 func (e *Engine) buildSource(sc *config.Source, pub *countingPublisher, log *slog.Logger) (src source.Source, bp *backpressure, err error) {
 	switch sc.Type {
 	case config.SourcePostgresPoll:
-		bp = newBackpressure(sc.Name, e.cfg.Delivery.MaxBacklog, e.consumersOf(sc.Name), log)
-		opts := pgpoll.Options{Name: sc.Name, Config: *sc.PostgresPoll, Queue: pub, State: e.state, Logger: log}
-		if bp != nil {
-			opts.Backpressure = bp.wait
-		}
-		s, err := pgpoll.New(opts)
+		bp = newBackpressure(e.cfg.Delivery.MaxBacklog, e.consumersOf(sc.Name), log)
+		s, err := pgpoll.New(pgpoll.Options{Name: sc.Name, Config: *sc.PostgresPoll, Queue: pub, State: e.state, Logger: log, Backpressure: bp.waitFunc()})
 		if err != nil {
 			return nil, nil, err
 		}
 		return s, bp, nil
 	case config.SourceFiles:
-		bp = newBackpressure(sc.Name, e.cfg.Delivery.MaxBacklog, e.consumersOf(sc.Name), log)
-		opts := files.Options{Name: sc.Name, Config: *sc.Files, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log}
-		if bp != nil {
-			opts.Backpressure = bp.wait
-		}
-		s, err := files.New(opts)
+		bp = newBackpressure(e.cfg.Delivery.MaxBacklog, e.consumersOf(sc.Name), log)
+		s, err := files.New(files.Options{Name: sc.Name, Config: *sc.Files, Queue: pub, DLQ: e.deadLetters(), State: e.state, Logger: log,
+			Backpressure: bp.waitFunc()})
 		if err != nil {
 			return nil, nil, err
 		}

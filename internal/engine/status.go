@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sfbridge/sfbridge/internal/deliver"
-	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/web"
 )
@@ -99,7 +98,7 @@ func (e *Engine) syncStatus(ctx context.Context, i int, d *deliver.Deliverer) we
 	if cs, err := e.cons[i].Stats(ctx); err == nil {
 		ss.Pending = cs.Pending
 	}
-	if n, err := dlq.NewStore(e.queue).Count(ctx, d.Name()); err == nil {
+	if n, err := e.deadLetters().Count(ctx, d.Name()); err == nil {
 		ss.DLQ = n
 	}
 	return ss

@@ -378,10 +378,7 @@ func (r *Reader) object(at Loc, raw []byte) (Event, *itemErr) {
 	if err := dec.Decode(&v); err != nil {
 		return Event{}, &itemErr{ItemError: &ItemError{Loc: at, Reason: "not JSON: " + jsonReason(err), Raw: clip(raw)}, syntax: true}
 	}
-	if dec.More() {
-		return Event{}, &itemErr{ItemError: &ItemError{Loc: at, Reason: fmt.Sprintf("not JSON: more data after the value at byte %d", dec.InputOffset()), Raw: clip(raw)}, syntax: true}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if dec.More() || !atEOF(dec.Token()) {
 		return Event{}, &itemErr{ItemError: &ItemError{Loc: at, Reason: fmt.Sprintf("not JSON: more data after the value at byte %d", dec.InputOffset()), Raw: clip(raw)}, syntax: true}
 	}
 	r.parsed++
@@ -395,6 +392,9 @@ func (r *Reader) object(at Loc, raw []byte) (Event, *itemErr) {
 	}
 	return ev, nil
 }
+
+// atEOF tells whether a Decoder's Token found the end of the input.
+func atEOF(_ json.Token, err error) bool { return errors.Is(err, io.EOF) }
 
 func invalidUTF8At(b []byte) int {
 	for i := 0; i < len(b); {

@@ -118,7 +118,7 @@ func (s *Source) run(ctx context.Context, w *watcher) {
 			events, kick = r.w.events, r.w.kick
 		}
 		select {
-		case <-s.stopping:
+		case <-s.stopCtx.Done():
 			return
 		case ev := <-events:
 			r.handle(ev)

@@ -127,18 +127,17 @@ type Source struct {
 	batchBytes  int
 	maxMsg      int // the queue's largest message; 0: unknown
 	// backpressure is Options.Backpressure; stopCtx ends at Stop, to end
-	// its wait.
+	// its wait and the loop.
 	backpressure func(ctx context.Context) error
 	stopCtx      context.Context
 	stopNow      context.CancelFunc
 
-	mu       sync.Mutex
-	started  bool
-	stopped  bool
-	stopping chan struct{}
-	trigger  chan struct{}
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	trigger chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 
 	// noWatch (tests) leaves the folder unwatched: listings only.
 	noWatch bool
@@ -245,7 +244,6 @@ func New(opts Options) (*Source, error) {
 		batchEvents:   opts.BatchEvents,
 		batchBytes:    opts.BatchBytes,
 		backpressure:  opts.Backpressure,
-		stopping:      make(chan struct{}),
 		trigger:       make(chan struct{}, 1),
 	}
 	for _, d := range []string{processed, quarantine} {
@@ -396,7 +394,6 @@ func (s *Source) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.stopped = true
-	close(s.stopping)
 	s.stopNow()
 	cancel := s.cancel
 	s.mu.Unlock()
@@ -409,9 +406,7 @@ func (s *Source) Stop(ctx context.Context) error {
 // has no fixed collections (they are the events' types): collection must
 // be "", and the list returned is empty.
 func (s *Source) Trigger(collection string) ([]string, error) {
-	s.mu.Lock()
-	running := s.started && !s.stopped
-	s.mu.Unlock()
+	running := s.isStarted()
 	if collection != "" {
 		return nil, fmt.Errorf("%w %q: files source %s takes no collection (a trigger lists its folder)", source.ErrUnknownCollection, collection, s.name)
 	}
@@ -439,14 +434,7 @@ func (s *Source) Stats() Stats {
 	}
 }
 
-func (s *Source) isStopping() bool {
-	select {
-	case <-s.stopping:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Source) isStopping() bool { return s.stopCtx.Err() != nil }
 
 var (
 	_ source.Source    = (*Source)(nil)

@@ -20,8 +20,6 @@ type answer struct {
 	body   any
 	// err is what went wrong, for the log (never the body or the token).
 	err error
-	// Events settled by a 202, and the body bytes read.
-	accepted, duplicates, rejected int
 }
 
 // fail is an ErrorResponse answer.
@@ -65,8 +63,8 @@ func (s *Source) serveEvents(w http.ResponseWriter, r *http.Request) {
 		slog.Int("status", a.status), slog.Int64("bytes", body.n),
 		slog.Duration("duration", time.Since(start)),
 	}
-	if a.status == http.StatusAccepted {
-		attrs = append(attrs, slog.Int("accepted", a.accepted), slog.Int("duplicates", a.duplicates), slog.Int("rejected", a.rejected))
+	if resp, ok := a.body.(Response); ok { // a 202
+		attrs = append(attrs, slog.Int("accepted", resp.Accepted), slog.Int("duplicates", resp.Duplicates), slog.Int("rejected", len(resp.Rejected)))
 	}
 	if a.err != nil {
 		attrs = append(attrs, slog.String("err", a.err.Error()))
@@ -127,7 +125,7 @@ func (s *Source) handle(w http.ResponseWriter, r *http.Request, id, remote strin
 	if failed != nil {
 		return *failed
 	}
-	msgs, rejected, duplicates := bt.msgs, bt.rejected, bt.duplicates
+	msgs := bt.msgs
 
 	// Invariant 1: the 202 goes out only once the broker has stored every
 	// accepted event. One Publish for the whole request.
@@ -151,15 +149,9 @@ func (s *Source) handle(w http.ResponseWriter, r *http.Request, id, remote strin
 		}
 	}
 	s.accepted.Add(int64(len(msgs)))
-	s.duplicates.Add(int64(duplicates))
-	s.rejected.Add(int64(len(rejected)))
-	return answer{
-		status:     http.StatusAccepted,
-		body:       Response{Accepted: len(msgs), Duplicates: duplicates, Rejected: rejected},
-		accepted:   len(msgs),
-		duplicates: duplicates,
-		rejected:   len(rejected),
-	}
+	s.duplicates.Add(int64(bt.duplicates))
+	s.rejected.Add(int64(len(bt.rejected)))
+	return answer{status: http.StatusAccepted, body: Response{Accepted: len(msgs), Duplicates: bt.duplicates, Rejected: bt.rejected}}
 }
 
 // batch is what a request's body holds.
