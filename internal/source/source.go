@@ -3,7 +3,11 @@ package source
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
+	"time"
+
+	"github.com/sfbridge/sfbridge/internal/retry"
 )
 
 // Source reads changes from one system and publishes them to the queue as
@@ -76,4 +80,18 @@ func SubjectToken(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// DefaultBackoff is the wait between a source's failed runs (its system,
+// the queue or the state store unreachable): 1s doubling to 1m, with
+// jitter. A scheduled run that comes sooner is not delayed.
+func DefaultBackoff() retry.Policy {
+	return retry.Policy{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.2, Rand: rand.Float64}
+}
+
+// SizeLimiter is a Publisher that knows its largest message (queue.Queue
+// does): a source passes over, or dead-letters, a record that would be
+// larger instead of failing its whole batch.
+type SizeLimiter interface {
+	MaxMessageSize() int
 }

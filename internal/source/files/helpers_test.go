@@ -21,6 +21,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/retry"
+	"github.com/sfbridge/sfbridge/internal/source"
 	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 	"github.com/sfbridge/sfbridge/internal/state"
 )
@@ -313,7 +314,7 @@ func (g *gate) Publish(ctx context.Context, msgs ...queue.Message) error {
 }
 
 // MaxMessageSize passes the queue's limit through.
-func (g *gate) MaxMessageSize() int { return g.next.(sizeLimiter).MaxMessageSize() }
+func (g *gate) MaxMessageSize() int { return g.next.(source.SizeLimiter).MaxMessageSize() }
 
 func (g *gate) set(edit func(g *gate)) {
 	g.mu.Lock()

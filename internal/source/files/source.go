@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -31,20 +30,6 @@ const (
 	DefaultBatchBytes = 1 << 20
 )
 
-// DefaultBackoff is the wait between failed attempts (the queue, the DLQ
-// or the state store unreachable; a file that cannot be moved): 1s
-// doubling to 1m, with jitter.
-func DefaultBackoff() retry.Policy {
-	return retry.Policy{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.2, Rand: rand.Float64}
-}
-
-// sizeLimiter is a Publisher that knows its largest message (queue.Queue
-// does): an event whose record would be larger is dead-lettered on its own
-// instead of failing every attempt at its file.
-type sizeLimiter interface {
-	MaxMessageSize() int
-}
-
 // Options are what a Source needs.
 type Options struct {
 	// Name is the source's configured name.
@@ -67,7 +52,7 @@ type Options struct {
 	Now func() time.Time
 
 	// Backoff spaces retries of failed attempts; a zero Initial means
-	// DefaultBackoff.
+	// source.DefaultBackoff.
 	Backoff retry.Policy
 	// BatchEvents is the most items per confirmed publish and checkpoint
 	// (DefaultBatchEvents when zero).
@@ -260,7 +245,7 @@ func New(opts Options) (*Source, error) {
 	}
 	s.log = s.log.With("source", s.name)
 	if s.backoff.Initial == 0 {
-		s.backoff = DefaultBackoff()
+		s.backoff = source.DefaultBackoff()
 	}
 	if s.batchEvents == 0 {
 		s.batchEvents = DefaultBatchEvents
@@ -268,7 +253,7 @@ func New(opts Options) (*Source, error) {
 	if s.batchBytes == 0 {
 		s.batchBytes = DefaultBatchBytes
 	}
-	if l, ok := opts.Queue.(sizeLimiter); ok {
+	if l, ok := opts.Queue.(source.SizeLimiter); ok {
 		s.maxMsg = l.MaxMessageSize()
 	}
 	return s, nil

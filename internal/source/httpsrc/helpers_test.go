@@ -20,6 +20,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
+	"github.com/sfbridge/sfbridge/internal/source"
 	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 )
 
@@ -231,7 +232,7 @@ func (g *gate) Publish(ctx context.Context, msgs ...queue.Message) error {
 func (g *gate) MaxMessageSize() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.next.(sizeLimiter).MaxMessageSize()
+	return g.next.(source.SizeLimiter).MaxMessageSize()
 }
 
 func (g *gate) set(edit func(g *gate)) {

@@ -42,13 +42,6 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// sizeLimiter is a Publisher that knows its largest message (queue.Queue
-// does): an event whose record would be larger is rejected on its own
-// instead of failing every resend of its request.
-type sizeLimiter interface {
-	MaxMessageSize() int
-}
-
 // Options are what a Source needs.
 type Options struct {
 	// Name is the source's configured name.
@@ -223,7 +216,7 @@ func New(opts Options) (*Source, error) {
 	}
 	s.log = s.log.With("source", s.name)
 	s.maxMsg = opts.MaxMessageSize
-	if l, ok := opts.Queue.(sizeLimiter); ok && s.maxMsg == 0 {
+	if l, ok := opts.Queue.(source.SizeLimiter); ok && s.maxMsg == 0 {
 		s.maxMsg = l.MaxMessageSize()
 	}
 	s.hard, s.hardCancel = context.WithCancel(context.Background())

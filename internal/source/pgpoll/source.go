@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -28,18 +27,6 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs ...queue.Message) error
 }
 
-// sizeLimiter is a Publisher that knows its largest message.
-type sizeLimiter interface {
-	MaxMessageSize() int
-}
-
-// DefaultBackoff is the wait between failed runs of a table (Postgres
-// unreachable, a query failing): 1s doubling to 1m, with jitter. A
-// scheduled run that comes sooner is not delayed.
-func DefaultBackoff() retry.Policy {
-	return retry.Policy{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.2, Rand: rand.Float64}
-}
-
 // Options are what a Source needs.
 type Options struct {
 	// Name is the source's configured name.
@@ -53,7 +40,7 @@ type Options struct {
 	// Logger receives what someone must act on. Nil discards.
 	Logger *slog.Logger
 	// Backoff spaces retries of failed runs; a zero Initial means
-	// DefaultBackoff.
+	// source.DefaultBackoff.
 	Backoff retry.Policy
 	// Backpressure, when set, is flow control: it is called before each
 	// page is published and returns once publishing may go on (nil), or
@@ -135,7 +122,7 @@ func New(opts Options) (*Source, error) {
 		triggers:     map[string]chan struct{}{},
 	}
 	s.stopCtx, s.stopNow = context.WithCancel(context.Background())
-	if l, ok := opts.Queue.(sizeLimiter); ok {
+	if l, ok := opts.Queue.(source.SizeLimiter); ok {
 		s.maxMsg = l.MaxMessageSize()
 	}
 	if s.log == nil {
@@ -143,7 +130,7 @@ func New(opts Options) (*Source, error) {
 	}
 	s.log = s.log.With("source", s.name)
 	if s.backoff.Initial == 0 {
-		s.backoff = DefaultBackoff()
+		s.backoff = source.DefaultBackoff()
 	}
 	for _, t := range opts.Config.Tables {
 		tc, err := newTableConfig(t)

@@ -19,6 +19,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/queue/natsjs"
 	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/retry"
+	"github.com/sfbridge/sfbridge/internal/source"
 	"github.com/sfbridge/sfbridge/internal/source/sourcetest"
 	"github.com/sfbridge/sfbridge/internal/state/natskv"
 )
@@ -267,7 +268,7 @@ func (g *gate) count(n int) {
 
 // MaxMessageSize passes the queue's limit through.
 func (g *gate) MaxMessageSize() int {
-	return g.next.(sizeLimiter).MaxMessageSize()
+	return g.next.(source.SizeLimiter).MaxMessageSize()
 }
 
 func (g *gate) set(edit func(g *gate)) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,21 +36,6 @@ const (
 // maxBatchBytes bounds the encoded events of one batch, whatever the count.
 const maxBatchBytes = 8 << 20
 
-// DefaultBackoff is the wait between failed listing runs or failed
-// ReceiveMessage calls (S3, SQS, the queue or the state store unreachable):
-// 1s doubling to 1m, with jitter. A scheduled run that comes sooner is not
-// delayed.
-func DefaultBackoff() retry.Policy {
-	return retry.Policy{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.2, Rand: rand.Float64}
-}
-
-// sizeLimiter is a Publisher that knows its largest message (queue.Queue
-// does): an event whose record would be larger is dead-lettered on its own
-// instead of failing every read of its object.
-type sizeLimiter interface {
-	MaxMessageSize() int
-}
-
 // Options are what a Source needs.
 type Options struct {
 	// Name is the source's configured name.
@@ -74,7 +58,7 @@ type Options struct {
 	Now func() time.Time
 
 	// Backoff spaces retries of failed runs; a zero Initial means
-	// DefaultBackoff.
+	// source.DefaultBackoff.
 	Backoff retry.Policy
 	// BatchSize is the most events per confirmed publish
 	// (DefaultBatchSize when zero).
@@ -259,9 +243,9 @@ func New(opts Options) (*Source, error) {
 	}
 	s.log = s.log.With("source", s.name, "bucket", c.Bucket)
 	if s.backoff.Initial == 0 {
-		s.backoff = DefaultBackoff()
+		s.backoff = source.DefaultBackoff()
 	}
-	if l, ok := opts.Queue.(sizeLimiter); ok {
+	if l, ok := opts.Queue.(source.SizeLimiter); ok {
 		s.maxMsg = l.MaxMessageSize()
 	}
 	return s, nil
