@@ -28,7 +28,10 @@ type item struct {
 	res     salesforce.Result // the last write's outcome
 	// incomparable: the stored version is of another kind; delivered anyway.
 	incomparable bool
-	settled      atomic.Bool
+	// replay: a DLQ replay. durable: checked against and stored in the
+	// state store (always, unless Config.StreamOrder says otherwise).
+	replay, durable bool
+	settled         atomic.Bool
 }
 
 // batch gathers what one process call reports at its end.
@@ -49,7 +52,11 @@ func (b *batch) deadLettered(code string) {
 // process takes one fetched batch to its end states: decode → map → skip
 // filtered → coalesce → version guard → write → settle each record by its
 // own result (DESIGN.md invariant 2: never ack a partly failed batch).
-func (d *Deliverer) process(ds []queue.Delivery) {
+// admitted is called once the batch's keys are registered with the
+// stream-order guard (at the latest when process returns).
+func (d *Deliverer) process(ds []queue.Delivery, admitted func()) {
+	admitted = sync.OnceFunc(admitted)
+	defer admitted()
 	ctx := d.hardCtx
 	d.stats.received.Add(int64(len(ds)))
 	d.stats.batches.Add(1)
@@ -67,10 +74,12 @@ func (d *Deliverer) process(ds []queue.Delivery) {
 	// (invariant 7), and retrying cannot change it.
 	var acts []*item
 	for _, it := range items {
-		if target := it.del.Headers()[dlq.HeaderReplayFor]; target != "" && target != d.name {
+		headers := it.del.Headers()
+		if target := headers[dlq.HeaderReplayFor]; target != "" && target != d.name {
 			d.ack(ctx, it, &d.stats.filtered) // a replay meant for another sync
 			continue
 		}
+		it.replay = isReplay(headers)
 		rec, err := record.Decode(it.del.Data())
 		if err != nil {
 			d.deadLetter(ctx, b, it, dlq.ReasonDecode, d.failAttempt(ctx, it, dlq.CodeDecode, failure.Permanent(err)))
@@ -107,6 +116,12 @@ func (d *Deliverer) process(ds []queue.Delivery) {
 		kept[i], keys[i] = acts[k], acts[k].act.Key
 	}
 
+	if d.ord != nil {
+		d.ord.register(keys)
+		defer d.ord.unregister(keys)
+	}
+	admitted()
+
 	// One batch at a time per key in this process, then the version guard
 	// against what was delivered before (invariant 4).
 	if err := d.keys.acquire(ctx, keys); err != nil {
@@ -114,8 +129,16 @@ func (d *Deliverer) process(ds []queue.Delivery) {
 		return
 	}
 	defer d.keys.release(keys)
+	var check []*item
+	for _, it := range kept {
+		it.durable = d.ord == nil || d.ord.durable(it)
+		if it.durable {
+			check = append(check, it)
+		}
+	}
+	d.stats.durable.Add(int64(len(check)))
 	var loadErr atomic.Pointer[error]
-	parallel(kept, func(it *item) {
+	parallel(check, func(it *item) {
 		var err error
 		if it.prev, err = d.guard.load(ctx, it.act.Key); err != nil {
 			loadErr.Store(&err)
@@ -129,6 +152,10 @@ func (d *Deliverer) process(ds []queue.Delivery) {
 	}
 	var write []*item
 	for _, it := range kept {
+		if d.newerWritten(it) {
+			d.supersede(ctx, it)
+			continue
+		}
 		if it.prev.found && !it.prev.version.IsZero() {
 			c, err := it.act.Version.Compare(it.prev.version)
 			switch {
@@ -301,7 +328,10 @@ func assign(items []*item, res []salesforce.Result, err error) {
 // delivered settles a written record: store its version (compare-and-set),
 // then ack (invariant 4, then invariant 2).
 func (d *Deliverer) delivered(ctx context.Context, it *item) {
-	err := d.guard.save(ctx, it.act.Key, it.prev, it.act.Version, d.cfg.Now())
+	var err error
+	if it.durable {
+		err = d.guard.save(ctx, it.act.Key, it.prev, it.act.Version, d.cfg.Now())
+	}
 	switch {
 	case errors.Is(err, errNewerStored):
 		d.log.Warn("another process delivered a newer version of this key at the same time; Salesforce holds whichever it wrote last",
@@ -313,6 +343,10 @@ func (d *Deliverer) delivered(ctx context.Context, it *item) {
 		d.releaseOne(ctx, it)
 		return
 	}
+	if d.ord != nil {
+		d.ord.written(it.act.Key, it.act.Version)
+		d.ord.ended(it)
+	}
 	d.clearLedger(ctx, it)
 	d.win.delivered()
 	if it.incomparable {
@@ -323,6 +357,9 @@ func (d *Deliverer) delivered(ctx context.Context, it *item) {
 
 // supersede settles a record a newer version of its key made moot.
 func (d *Deliverer) supersede(ctx context.Context, it *item) {
+	if d.ord != nil {
+		d.ord.ended(it)
+	}
 	d.clearLedger(ctx, it)
 	d.ack(ctx, it, &d.stats.superseded)
 }
@@ -331,6 +368,10 @@ func (d *Deliverer) supersede(ctx context.Context, it *item) {
 // and the record is nacked with backoff, or dead-lettered once the ledger
 // holds max_attempts failures.
 func (d *Deliverer) retry(ctx context.Context, b *batch, it *item) {
+	if d.newerWritten(it) {
+		d.supersede(ctx, it) // moot: a newer version is in Salesforce
+		return
+	}
 	history := d.failAttempt(ctx, it, "", it.res.Err)
 	if len(history) >= d.cfg.MaxAttempts {
 		d.deadLetter(ctx, b, it, dlq.ReasonMaxAttempts, history)
@@ -342,6 +383,9 @@ func (d *Deliverer) retry(ctx context.Context, b *batch, it *item) {
 	delay := d.cfg.Backoff.Delay(len(history))
 	if w := salesforce.Classify(it.res.Err).Wait; w > delay {
 		delay = w
+	}
+	if d.ord != nil {
+		d.ord.delay(it)
 	}
 	if err := settle(ctx, func(c context.Context) error { return it.del.Nack(c, delay) }); err != nil {
 		d.log.Debug("nack failed; the record comes back after the ack wait", "id", it.del.ID(), "err", err)
@@ -398,6 +442,17 @@ func (d *Deliverer) clearLedger(ctx context.Context, it *item) {
 // terminates the delivery (invariant 2: DLQ, then ack). When the DLQ window
 // refuses it, the record is handed back and the sync stops.
 func (d *Deliverer) deadLetter(ctx context.Context, b *batch, it *item, reason dlq.Reason, history []dlq.Attempt) {
+	if d.newerWritten(it) {
+		d.supersede(ctx, it) // moot: a newer version is in Salesforce
+		return
+	}
+	if d.ord != nil && it.decoded {
+		if err := d.ord.pin(ctx, it, d.cfg.Now()); err != nil {
+			d.log.Error("cannot pin the key of a dead letter in the state store; the record is handed back", "id", it.del.ID(), "err", err)
+			d.releaseOne(ctx, it)
+			return
+		}
+	}
 	ok, tripped := d.win.admit()
 	if tripped {
 		d.stopSelf(d.win.describe())
@@ -427,6 +482,9 @@ func (d *Deliverer) deadLetter(ctx context.Context, b *batch, it *item, reason d
 		d.releaseOne(ctx, it)
 		return
 	}
+	if d.ord != nil {
+		d.ord.ended(it)
+	}
 	d.clearLedger(ctx, it)
 	if err := settle(ctx, it.del.Term); err != nil {
 		d.log.Debug("term failed; the record comes back and its DLQ entry is deduplicated", "id", it.del.ID(), "err", err)
@@ -441,6 +499,9 @@ func (d *Deliverer) deadLetter(ctx context.Context, b *batch, it *item, reason d
 func (d *Deliverer) ack(ctx context.Context, it *item, c *atomic.Int64) {
 	if err := settle(ctx, it.del.Ack); err != nil {
 		d.log.Debug("ack failed; the record comes back after the ack wait", "id", it.del.ID(), "err", err)
+		if d.ord != nil && it.decoded {
+			d.ord.delay(it)
+		}
 	}
 	it.settled.Store(true)
 	c.Add(1)
@@ -448,6 +509,9 @@ func (d *Deliverer) ack(ctx context.Context, it *item, c *atomic.Int64) {
 
 // releaseOne hands it back without spending an attempt.
 func (d *Deliverer) releaseOne(ctx context.Context, it *item) {
+	if d.ord != nil && it.decoded {
+		d.ord.delay(it)
+	}
 	_ = settle(ctx, func(c context.Context) error { return it.del.Nack(c, 0) })
 	it.settled.Store(true)
 	d.stats.released.Add(1)
@@ -500,6 +564,12 @@ func (d *Deliverer) report(b *batch) {
 		codes = append(codes, code)
 	}
 	d.log.Warn("records dead-lettered; see sfbridge dlq list --sync "+d.name, "count", n, "codes", strings.Join(codes, ","))
+}
+
+// newerWritten reports whether the stream-order guard saw a newer version
+// of it's key written while this batch held the key.
+func (d *Deliverer) newerWritten(it *item) bool {
+	return d.ord != nil && it.act.Key != "" && d.ord.newerWritten(it.act.Key, it.act.Version)
 }
 
 // pick returns xs[i] for each i of idx.

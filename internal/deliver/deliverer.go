@@ -57,6 +57,12 @@ type Config struct {
 	State state.Store
 	// Sink writes to Salesforce.
 	Sink *salesforce.Sink
+	// StreamOrder says that the sync's records of a key arrive in the order
+	// of their versions (Sync.InStreamOrder) and that this process is the
+	// only one delivering the sync (the embedded broker). The version guard
+	// then keeps no state-store entry per key: see streamOrder and ADR 0004.
+	// Off, every record is checked against and stored in the state store.
+	StreamOrder bool
 
 	// BatchSize is the most records fetched and written at once.
 	BatchSize int
@@ -221,6 +227,7 @@ type Deliverer struct {
 	log    *slog.Logger
 	dlq    *dlq.Store
 	guard  *guard
+	ord    *streamOrder // nil unless Config.StreamOrder
 	ledger *ledger
 	keys   *keyLocks
 	circ   *circuit
@@ -248,7 +255,7 @@ func New(cfg Config) (*Deliverer, error) {
 	}
 	cfg = cfg.withDefaults()
 	name := cfg.Sync.Name()
-	return &Deliverer{
+	d := &Deliverer{
 		cfg:    cfg,
 		name:   name,
 		log:    cfg.Logger.With("sync", name),
@@ -259,7 +266,11 @@ func New(cfg Config) (*Deliverer, error) {
 		circ:   newCircuit(cfg.Circuit),
 		win:    newWindow(cfg.Window),
 		done:   make(chan struct{}),
-	}, nil
+	}
+	if cfg.StreamOrder {
+		d.ord = newStreamOrder(cfg.State, name)
+	}
+	return d, nil
 }
 
 // Name is the sync's name.
@@ -290,6 +301,15 @@ func (d *Deliverer) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("deliver: sync %s: %w", d.name, err)
 	}
+	if d.ord != nil {
+		st, err := cons.Stats(ctx)
+		if err != nil {
+			return fmt.Errorf("deliver: sync %s: %w", d.name, err)
+		}
+		if err := d.ord.load(ctx, st.Delivered, st.AckFloor); err != nil {
+			return fmt.Errorf("deliver: sync %s: pinned keys: %w", d.name, err)
+		}
+	}
 	d.started = true
 	d.cons = cons
 	d.stopCtx, d.stop = context.WithCancel(ctx)
@@ -300,6 +320,10 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		wg.Go(d.work)
 	}
 	wg.Go(d.probe)
+	if d.ord != nil && d.ord.catchingUp.Load() {
+		d.log.Info("an earlier process left deliveries unsettled; every record is checked against the state store until they are settled")
+		wg.Go(d.catchUp)
+	}
 	go func() {
 		wg.Wait()
 		d.abandon()
@@ -353,13 +377,40 @@ func (d *Deliverer) stopSelf(reason string) {
 	d.stop()
 }
 
+// catchUp watches the consumer's ack floor until the deliveries an earlier
+// process left unsettled are settled (streamOrder.caughtUp).
+func (d *Deliverer) catchUp() {
+	every := max(min(d.cfg.AckWait/4, time.Second), 10*time.Millisecond)
+	for {
+		st, err := d.cons.Stats(d.stopCtx)
+		if err == nil && d.ord.caughtUp(st.AckFloor) {
+			d.log.Info("the deliveries left by an earlier process are settled")
+			return
+		}
+		if d.stopCtx.Err() != nil {
+			return
+		}
+		sleep(d.stopCtx, every)
+	}
+}
+
 // work is one worker: wait for a closed circuit, fetch, process, repeat.
+// With the stream-order guard, a worker holds the intake from its fetch
+// until its batch's keys are registered.
 func (d *Deliverer) work() {
+	admitted := func() {}
 	for {
 		if err := d.circ.waitClosed(d.stopCtx); err != nil {
 			return
 		}
+		if d.ord != nil {
+			d.ord.intake.Lock()
+			admitted = d.ord.intake.Unlock
+		}
 		ds, err := d.fetch()
+		if d.stopCtx.Err() != nil || err != nil || len(ds) == 0 {
+			admitted()
+		}
 		if d.stopCtx.Err() != nil {
 			release(d.hardCtx, ds)
 			d.stats.released.Add(int64(len(ds)))
@@ -377,7 +428,7 @@ func (d *Deliverer) work() {
 			d.log.Info("fetching from the queue again")
 		}
 		if len(ds) > 0 {
-			d.process(ds)
+			d.process(ds, admitted)
 		}
 	}
 }

@@ -12,6 +12,7 @@ type counters struct {
 	retried      atomic.Int64
 	released     atomic.Int64
 	incomparable atomic.Int64
+	durable      atomic.Int64
 	held         atomic.Int64
 	batches      atomic.Int64
 }
@@ -58,9 +59,24 @@ type Stats struct {
 	Batches int64        `json:"batches"`
 	Circuit CircuitStats `json:"circuit"`
 	Window  WindowStats  `json:"dlq_window"`
+	// Guard is how the version guard works: "state store" (every key's
+	// newest version kept there) or "stream order" (Config.StreamOrder).
+	Guard string `json:"guard"`
+	// CatchingUp: with the stream-order guard, deliveries an earlier process
+	// left unsettled are not settled yet, so every record is checked against
+	// the state store meanwhile.
+	CatchingUp bool `json:"catching_up,omitempty"`
+	// Durable counts the records the guard checked against the state store.
+	Durable int64 `json:"durable_checks"`
 	// Stopped says why the sync stopped by itself ("" when it did not).
 	Stopped string `json:"stopped,omitempty"`
 }
+
+// The values of Stats.Guard.
+const (
+	GuardStateStore  = "state store"
+	GuardStreamOrder = "stream order"
+)
 
 // Ended is the sum of the settled states.
 func (s Stats) Ended() int64 {
@@ -85,6 +101,12 @@ func (d *Deliverer) Stats() Stats {
 		Batches:      c.batches.Load(),
 		Circuit:      d.circ.stats(),
 		Window:       d.win.stats(),
+		Guard:        GuardStateStore,
+		Durable:      c.durable.Load(),
+	}
+	if d.ord != nil {
+		s.Guard = GuardStreamOrder
+		s.CatchingUp = d.ord.catchingUp.Load()
 	}
 	s.Received = c.received.Load()
 	s.InFlight = s.Received - s.Ended()

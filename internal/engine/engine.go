@@ -146,6 +146,10 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 	// Every sync's durable consumer exists before any source publishes.
 	for i, s := range e.syncs {
 		dc := deliver.Config{Sync: s, Queue: e.queue, State: e.state, Sink: sink, Alerts: e.alerts, Logger: e.log}
+		// The embedded broker's store admits one process: no other can
+		// deliver this sync, so a sync in stream order needs no per-key
+		// guard state (ADR 0004).
+		dc.StreamOrder = e.broker.IsEmbedded() && s.InStreamOrder()
 		dc.Apply(e.cfg.Delivery, e.cfg.Syncs[i])
 		d, err := deliver.New(dc)
 		if err != nil {

@@ -84,6 +84,14 @@ type ConsumerStats struct {
 	InFlight int
 	// Redelivered counts unsettled messages that were delivered more than once.
 	Redelivered int
+	// Delivered is the queue position (stream sequence) of the last message
+	// delivered to this consumer, 0 before the first. AckFloor is the
+	// position up to which every message is settled (acked or terminated).
+	// While AckFloor < Delivered, some message delivered so far is still
+	// unsettled: in hand, waiting out a Nack delay, or abandoned by a
+	// process that stopped without settling it.
+	Delivered uint64
+	AckFloor  uint64
 }
 
 // Delivery is one message handed to a consumer. Settle it exactly once with

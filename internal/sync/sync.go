@@ -22,6 +22,7 @@ type Sync struct {
 	source  string
 	glob    string // collection glob, "" for every collection
 	subject string
+	ordered bool // one table of a postgres_poll source: see InStreamOrder
 	when    *vm.Program
 	fields  []field
 	ext     int   // index of the external ID field in fields
@@ -99,6 +100,7 @@ func newSync(cfg config.Sync, src *config.Source, prefix string, line func(strin
 		}
 	}
 	s.subject = subjectFor(s.source, s.glob)
+	s.ordered = src != nil && src.Type == config.SourcePostgresPoll && s.glob != "" && !strings.ContainsAny(s.glob, `*?[\`)
 	if strings.TrimSpace(cfg.When) != "" {
 		prog, typ, err := compileExpr(cfg.When)
 		switch {
@@ -244,6 +246,16 @@ func subjectFor(src, glob string) string {
 
 // Name is the sync's name.
 func (s *Sync) Name() string { return s.cfg.Name }
+
+// InStreamOrder reports whether the sync reads exactly one table of a
+// postgres_poll source. Such a source publishes the versions of each row in
+// the order of their versions: it reads the current rows in cursor order, so
+// a row published again (after a crash, an overlap re-read, a moved
+// watermark) is published as it is now, never as an older version. The
+// delivery loop's version guard relies on that (deliver.Config.StreamOrder).
+// Events (their time is the application's) and globs over several tables
+// (two tables' cursors are unrelated) have no such order.
+func (s *Sync) InStreamOrder() bool { return s.ordered }
 
 // Subject is the queue filter subject of the sync's consumer:
 // "in.<source>.>" or "in.<source>.<collection>" (see subjectFor). Records

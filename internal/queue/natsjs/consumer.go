@@ -96,6 +96,8 @@ func (c *Consumer) Stats(ctx context.Context) (queue.ConsumerStats, error) {
 		Pending:     info.NumPending,
 		InFlight:    info.NumAckPending,
 		Redelivered: info.NumRedelivered,
+		Delivered:   info.Delivered.Stream,
+		AckFloor:    info.AckFloor.Stream,
 	}, nil
 }
 

@@ -1,0 +1,270 @@
+package deliver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sfbridge/sfbridge/internal/dlq"
+	"github.com/sfbridge/sfbridge/internal/record"
+	"github.com/sfbridge/sfbridge/internal/state"
+)
+
+// streamOrder is the version guard of a sync whose records arrive in
+// version order (Config.StreamOrder; ADR 0004). DESIGN.md invariant 4 then
+// holds without a state-store entry per key:
+//
+//   - A first delivery of a record is never older than anything delivered
+//     before it: the source published every key's versions in order, and the
+//     consumer hands out first deliveries in stream order.
+//   - Between batches in flight in this process, recent keeps the newest
+//     version written of every key that a batch in hand holds. Batches
+//     register their keys in fetch order (intake), so a batch fetched earlier
+//     sees what a later one wrote before it.
+//   - Everything else is checked against the state store, as the durable
+//     guard does, and what it writes is stored there: a redelivery (nacked,
+//     released, or left unsettled by an earlier process), a DLQ replay, and
+//     any record of a key that has a delivery waiting to come back (risky:
+//     this process nacked or released it) or that reached the DLQ (pinned,
+//     kept in the state store, so a replay finds what was written since).
+//   - After a restart, what the previous process left unsettled is unknown
+//     here, so every record goes through the state store (catching up)
+//     until the consumer's ack floor passes what had been delivered before
+//     the start.
+//
+// Its memory is the keys of the batches in hand, the keys with a delivery
+// waiting to come back, and the pinned keys: never one entry per key
+// delivered.
+type streamOrder struct {
+	st     state.Store
+	prefix string // "pinned/<sync>/"
+
+	// intake is held from a worker's fetch until its batch's keys are
+	// registered, so that registration follows fetch order.
+	intake sync.Mutex
+
+	mu     sync.Mutex
+	recent map[string]*recentKey
+	risky  map[string]map[string]struct{} // external ID → delivery IDs to come back
+	pinned map[string]struct{}            // pin keys (pinKey)
+
+	catchingUp atomic.Bool
+	catchUpTo  uint64 // the consumer's last delivered position at the start
+}
+
+// recentKey is what recent keeps of a key while batches in hand hold it.
+type recentKey struct {
+	refs    int
+	written bool
+	version record.Version
+}
+
+func newStreamOrder(st state.Store, sync string) *streamOrder {
+	return &streamOrder{
+		st: st, prefix: "pinned/" + sync + "/",
+		recent: map[string]*recentKey{}, risky: map[string]map[string]struct{}{}, pinned: map[string]struct{}{},
+	}
+}
+
+// load reads the pinned keys and notes where the consumer stood: while its
+// ack floor is below lastDelivered, the previous process may have left
+// deliveries unsettled.
+func (o *streamOrder) load(ctx context.Context, lastDelivered, ackFloor uint64) error {
+	entries, err := o.st.List(ctx, o.prefix)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	for _, e := range entries {
+		o.pinned[e.Key[len(o.prefix):]] = struct{}{}
+	}
+	o.mu.Unlock()
+	if ackFloor < lastDelivered {
+		o.catchUpTo = lastDelivered
+		o.catchingUp.Store(true)
+	}
+	return nil
+}
+
+// caughtUp ends the catching-up period once the consumer's ack floor has
+// reached what was delivered before the start; it reports whether it has.
+func (o *streamOrder) caughtUp(ackFloor uint64) bool {
+	if !o.catchingUp.Load() {
+		return true
+	}
+	if ackFloor < o.catchUpTo {
+		return false
+	}
+	o.catchingUp.Store(false)
+	return true
+}
+
+// register holds keys for a batch in hand (call with intake held).
+func (o *streamOrder) register(keys []string) {
+	o.mu.Lock()
+	for _, k := range keys {
+		r := o.recent[k]
+		if r == nil {
+			r = &recentKey{}
+			o.recent[k] = r
+		}
+		r.refs++
+	}
+	o.mu.Unlock()
+}
+
+// unregister lets go of a batch's keys.
+func (o *streamOrder) unregister(keys []string) {
+	o.mu.Lock()
+	for _, k := range keys {
+		if r := o.recent[k]; r != nil {
+			if r.refs--; r.refs <= 0 {
+				delete(o.recent, k)
+			}
+		}
+	}
+	o.mu.Unlock()
+}
+
+// newerWritten reports whether a version of key newer than v was written
+// while a batch in hand held the key.
+func (o *streamOrder) newerWritten(key string, v record.Version) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.recent[key]
+	if r == nil || !r.written {
+		return false
+	}
+	c, err := v.Compare(r.version)
+	return err == nil && c < 0
+}
+
+// written notes that v of key is in Salesforce.
+func (o *streamOrder) written(key string, v record.Version) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.recent[key]
+	if r == nil {
+		return
+	}
+	if r.written {
+		if c, err := v.Compare(r.version); err == nil && c <= 0 {
+			return
+		}
+	}
+	r.written, r.version = true, v
+}
+
+// durable reports whether it must be checked against, and stored in, the
+// state store.
+func (o *streamOrder) durable(it *item) bool {
+	if o.catchingUp.Load() || it.del.Attempt() > 1 || it.replay {
+		return true
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.risky[it.act.Key]; ok {
+		return true
+	}
+	if len(o.pinned) == 0 {
+		return false
+	}
+	for _, p := range pinKeys(it) {
+		if _, ok := o.pinned[p]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// delay notes that it will come back (nacked or released): until it has
+// ended, every record of its key goes through the state store.
+func (o *streamOrder) delay(it *item) {
+	if it.act.Key == "" {
+		return
+	}
+	o.mu.Lock()
+	ids := o.risky[it.act.Key]
+	if ids == nil {
+		ids = map[string]struct{}{}
+		o.risky[it.act.Key] = ids
+	}
+	ids[it.del.ID()] = struct{}{}
+	o.mu.Unlock()
+}
+
+// ended notes that it reached an end state (delivered, superseded, DLQ).
+func (o *streamOrder) ended(it *item) {
+	if it.del.Attempt() <= 1 && !it.replay {
+		return // a first delivery cannot be one this process delayed
+	}
+	o.mu.Lock()
+	if ids := o.risky[it.act.Key]; ids != nil {
+		delete(ids, it.del.ID())
+		if len(ids) == 0 {
+			delete(o.risky, it.act.Key)
+		}
+	}
+	o.mu.Unlock()
+}
+
+// pin records, before it goes to the DLQ, that its key may be replayed:
+// from now on every record of the key goes through the state store, in this
+// process and after a restart. It pins the record's own key as well as the
+// external ID, since a replay through a corrected mapping may give the
+// record an external ID it had none of when it failed.
+func (o *streamOrder) pin(ctx context.Context, it *item, now time.Time) error {
+	for _, p := range pinKeys(it) {
+		o.mu.Lock()
+		_, ok := o.pinned[p]
+		o.mu.Unlock()
+		if ok {
+			continue
+		}
+		doc, _ := json.Marshal(pinDoc{V: 1, Record: it.rec.Key.String(), ExternalID: it.act.Key, At: now.UTC()})
+		if _, err := o.st.Put(ctx, o.prefix+p, doc); err != nil {
+			return err
+		}
+		o.mu.Lock()
+		o.pinned[p] = struct{}{}
+		o.mu.Unlock()
+	}
+	return nil
+}
+
+// pinDoc is a pin's value, for a person reading the state store.
+type pinDoc struct {
+	V          int       `json:"v"`
+	Record     string    `json:"record,omitempty"`
+	ExternalID string    `json:"external_id,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// pinKeys are the pins that concern it: "r" + a hash of its source, table
+// and key, and "x" + a hash of its external ID once mapped.
+func pinKeys(it *item) []string {
+	var out []string
+	if it.decoded {
+		if canon, err := it.rec.Key.Canonical(); err == nil {
+			out = append(out, "r"+hashPart(it.rec.Source+"\x00"+it.rec.Collection+"\x00"+canon))
+		}
+	}
+	if it.act.Key != "" {
+		out = append(out, "x"+hashPart(it.act.Key))
+	}
+	return out
+}
+
+func hashPart(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
+
+// isReplay reports whether the delivery is a DLQ replay.
+func isReplay(headers map[string]string) bool {
+	return headers[dlq.HeaderReplayOf] != "" || headers[dlq.HeaderReplayFor] != ""
+}
