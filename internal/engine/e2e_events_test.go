@@ -21,6 +21,7 @@ import (
 	"github.com/sfbridge/sfbridge/emit"
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/demo"
+	"github.com/sfbridge/sfbridge/internal/deliver"
 	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/engine"
 	"github.com/sfbridge/sfbridge/internal/sfemu"
@@ -163,6 +164,11 @@ func TestHTTPEventsEndToEnd(t *testing.T) {
 	st := e.eng.Status(t.Context())
 	require.Len(t, st.Sources, 1)
 	require.GreaterOrEqual(t, st.Sources[0].Published, uint64(2000))
+	// Events carry the application's time, in no order: their syncs keep
+	// each key's newest version in the state store.
+	for _, s := range st.Syncs {
+		require.Equal(t, deliver.GuardStateStore, s.Guard, s.Name)
+	}
 }
 
 // freePort returns a loopback address no one listens on now.

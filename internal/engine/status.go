@@ -88,6 +88,10 @@ func (e *Engine) syncStatus(ctx context.Context, i int, d *deliver.Deliverer) we
 		Name: d.Name(), Object: e.syncs[i].Object(), State: "running",
 		Delivered: uint64(s.Delivered), Superseded: uint64(s.Superseded), Filtered: uint64(s.Filtered),
 		DeadLettered: uint64(s.DeadLettered), Retried: uint64(s.Retried), InFlight: int(s.InFlight),
+		Guard: s.Guard,
+	}
+	if s.CatchingUp {
+		ss.Guard += " (catching up)"
 	}
 	switch {
 	case s.Stopped != "":

@@ -64,4 +64,8 @@ type SyncStatus struct {
 	Pending      uint64 `json:"pending"`
 	InFlight     int    `json:"in_flight"`
 	DLQ          uint64 `json:"dlq"`
+	// Guard is how the version guard orders versions: "state store" or
+	// "stream order" (deliver.Stats.Guard), with " (catching up)" while a
+	// stream-order guard checks what an earlier process left unsettled.
+	Guard string `json:"guard,omitempty"`
 }
