@@ -20,8 +20,8 @@ import (
 
 	"github.com/sfbridge/sfbridge/emit"
 	"github.com/sfbridge/sfbridge/internal/config"
-	"github.com/sfbridge/sfbridge/internal/demo"
 	"github.com/sfbridge/sfbridge/internal/deliver"
+	"github.com/sfbridge/sfbridge/internal/demo"
 	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/engine"
 	"github.com/sfbridge/sfbridge/internal/sfemu"
