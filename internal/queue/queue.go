@@ -21,6 +21,11 @@ type Message struct {
 	// ID is the deduplication key: the broker stores a message once per ID
 	// within its deduplication window. Required.
 	ID string
+	// NoDedup stores the message whatever its ID, and the broker does not
+	// remember the ID (the window's memory is per ID): for a producer whose
+	// re-publishes are rare and harmless to deliver twice. The ID still
+	// identifies the message (Delivery.ID).
+	NoDedup bool
 	// Data is the opaque payload (an encoded record).
 	Data []byte
 	// Headers are optional single-valued metadata. Names starting with

@@ -53,7 +53,7 @@ func (q *Queue) newDelivery(m jetstream.Msg) (*Delivery, error) {
 func (d *Delivery) Subject() string { return d.subject }
 
 // ID is the message's Nats-Msg-Id.
-func (d *Delivery) ID() string { return d.msg.Headers().Get(jetstream.MsgIDHeader) }
+func (d *Delivery) ID() string { return messageID(d.msg.Headers()) }
 
 // Data is the message's payload.
 func (d *Delivery) Data() []byte { return d.msg.Data() }
@@ -127,7 +127,7 @@ func (d *Delivery) send(ctx context.Context, body []byte) error {
 func userHeaders(h nats.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
-		if len(v) == 0 || len(k) >= 5 && strings.EqualFold(k[:5], "Nats-") {
+		if len(v) == 0 || len(k) >= 5 && strings.EqualFold(k[:5], "Nats-") || k == idHeader {
 			continue
 		}
 		out[k] = v[0]

@@ -119,7 +119,7 @@ func (d *DLQ) entry(raw *jetstream.RawStreamMsg) queue.Entry {
 	return queue.Entry{
 		Message: queue.Message{
 			Subject: d.q.names.logical(raw.Subject),
-			ID:      raw.Header.Get(jetstream.MsgIDHeader),
+			ID:      messageID(raw.Header),
 			Data:    raw.Data,
 			Headers: userHeaders(raw.Header),
 		},

@@ -173,14 +173,30 @@ func (q *Queue) publishAsync(ctx context.Context, m *nats.Msg) (jetstream.PubAck
 	}
 }
 
+// idHeader carries the ID of a queue.Message.NoDedup message, which JetStream
+// does not see (it deduplicates on Nats-Msg-Id only).
+const idHeader = "Sfbridge-Msg-Id"
+
+// messageID is a stored message's ID, from either header.
+func messageID(h nats.Header) string {
+	if id := h.Get(jetstream.MsgIDHeader); id != "" {
+		return id
+	}
+	return h.Get(idHeader)
+}
+
 // natsMsg maps a message into the namespace; its ID goes into Nats-Msg-Id,
-// the header JetStream deduplicates on.
+// the header JetStream deduplicates on (into idHeader with NoDedup).
 func (q *Queue) natsMsg(m queue.Message) *nats.Msg {
 	h := make(nats.Header, len(m.Headers)+1)
 	for k, v := range m.Headers {
 		h[k] = []string{v} // as given: NATS header names are case-sensitive
 	}
-	h[jetstream.MsgIDHeader] = []string{m.ID}
+	if m.NoDedup {
+		h[idHeader] = []string{m.ID}
+	} else {
+		h[jetstream.MsgIDHeader] = []string{m.ID}
+	}
 	return &nats.Msg{Subject: q.names.subject(m.Subject), Data: m.Data, Header: h}
 }
 

@@ -108,6 +108,17 @@ func testDeduplication(t *testing.T, h Harness) {
 	// Still a duplicate after the first copy was consumed.
 	publish(t, h.Queue, again)
 	expectNone(t, c, 300*time.Millisecond)
+
+	// NoDedup: stored every time, the ID known to the consumer and not
+	// remembered by the broker (a later message with dedup is stored too).
+	loose := queue.Message{Subject: "in.a.b", ID: "loose", Data: []byte("1"), NoDedup: true, Headers: map[string]string{"K": "v"}}
+	publish(t, h.Queue, loose, loose)
+	publish(t, h.Queue, queue.Message{Subject: "in.a.b", ID: "loose", Data: []byte("2")})
+	got = fetchN(t, c, 3)
+	require.Equal(t, []string{"loose", "loose", "loose"}, ids(got))
+	require.Equal(t, map[string]string{"K": "v"}, got[0].Headers(), "the ID's header is not a user header")
+	require.Equal(t, "2", string(got[2].Data()))
+	ackAll(t, got)
 }
 
 func testOrderWithinSubject(t *testing.T, h Harness) {

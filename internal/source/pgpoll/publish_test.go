@@ -68,7 +68,12 @@ func (p storedButUnconfirmed) Publish(ctx context.Context, msgs ...queue.Message
 	return errInjected
 }
 
-func TestCrashBetweenPublishAndCheckpointDuplicatesNothing(t *testing.T) {
+// A crash between a confirmed publish and the checkpoint: the restarted
+// source publishes the page again (invariant 1: duplicates, never a loss).
+// Without overlap the broker does not deduplicate them (it would have to
+// remember every ID of a backfill): the page is delivered twice, as the same
+// records with the same IDs, which the delivery writes idempotently.
+func TestCrashBetweenPublishAndCheckpointRepublishesThePage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	cfg := b.pollConfig(fiveRows(t, b))
@@ -78,12 +83,34 @@ func TestCrashBetweenPublishAndCheckpointDuplicatesNothing(t *testing.T) {
 	require.ErrorIs(t, err, errInjected)
 	require.Nil(t, b.watermark(t, b.db.Table("t")))
 
-	// "Restart": a new source on the same state re-reads from the start;
-	// the broker drops the records it already stored (same IDs).
+	// "Restart": a new source on the same state re-reads from the start.
 	b.pub.next = b.queue
 	s2 := b.newSource(t, cfg)
 	require.Equal(t, 5, run(t, s2).Published)
-	require.Equal(t, []string{`[["id",1]]`, `[["id",2]]`, `[["id",3]]`, `[["id",4]]`, `[["id",5]]`}, keys(b.drain(t, 5)))
+	// The first page (2 rows) was stored before the crash; then all 5.
+	got := b.drain(t, 7)
+	require.Equal(t, []string{`[["id",1]]`, `[["id",2]]`, `[["id",1]]`, `[["id",2]]`, `[["id",3]]`, `[["id",4]]`, `[["id",5]]`}, keys(got))
+	require.Equal(t, got[0].ID, got[2].ID, "the same record, the same ID")
+	require.Equal(t, got[1].ID, got[3].ID, "the same record, the same ID")
+}
+
+// With overlap, re-read rows keep the broker's deduplication: a crash
+// re-publish within the window is stored once.
+func TestCrashRepublishWithOverlapIsDeduplicated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tc := fiveRows(t, b)
+	tc.Overlap = time.Minute
+	cfg := b.pollConfig(tc)
+	b.pub.next = storedButUnconfirmed{next: b.queue}
+	s := b.newSource(t, cfg)
+	_, err := s.Run(context.Background(), b.db.Table("t"))
+	require.ErrorIs(t, err, errInjected)
+
+	b.pub.next = b.queue
+	s2 := b.newSource(t, cfg)
+	require.Equal(t, 5, run(t, s2).Published)
+	require.Equal(t, []string{`[["id",1]]`, `[["id",2]]`, `[["id",3]]`, `[["id",4]]`, `[["id",5]]`}, keys(b.drain(t, 5)), "and no more")
 }
 
 func TestRestartResumesFromWatermark(t *testing.T) {
