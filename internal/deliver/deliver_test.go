@@ -365,12 +365,7 @@ func TestNewestVersionWinsUnderConcurrency(t *testing.T) {
 	e := setup(t, options{})
 	d := e.deliverer("counselors", options{deliver: func(c *deliver.Config) { c.Concurrency = 4; c.BatchSize = 5; c.Linger = time.Millisecond }})
 	const keys, versions = 8, 15
-	var all []row
-	for v := 1; v <= versions; v++ {
-		for k := range keys {
-			all = append(all, row{ID: fmt.Sprintf("c-%d", k), LastName: fmt.Sprintf("v%d", v), Email: "x@example.org", Version: v})
-		}
-	}
+	all, want := versionsOfKeys(keys, versions)
 	rng := rand.New(rand.NewPCG(1, 2))
 	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	for i := 0; i < len(all); i += 7 {
@@ -379,10 +374,6 @@ func TestNewestVersionWinsUnderConcurrency(t *testing.T) {
 	waitStats(t, d, "settled", func(s deliver.Stats) bool { return s.Delivered+s.Superseded == keys*versions })
 	s := stop(t, d)
 	require.Zero(t, s.DeadLettered+s.Retried)
-	var want []row
-	for k := range keys {
-		want = append(want, row{ID: fmt.Sprintf("c-%d", k), LastName: fmt.Sprintf("v%d", versions), Email: "x@example.org"})
-	}
 	e.requireInSalesforce(want)
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -207,6 +208,18 @@ func rows(n int) []row {
 		out[i] = row{ID: fmt.Sprintf("c-%d", i), LastName: fmt.Sprintf("Name %d", i), Email: fmt.Sprintf("c%d@example.org", i), Version: 1}
 	}
 	return out
+}
+
+// versionsOfKeys returns versions 1…versions of keys rows c-0 … c-(keys-1),
+// in version order, and the newest version of each (what Salesforce must
+// end with).
+func versionsOfKeys(keys, versions int) (all, newest []row) {
+	for v := 1; v <= versions; v++ {
+		for k := range keys {
+			all = append(all, row{ID: fmt.Sprintf("c-%d", k), LastName: fmt.Sprintf("v%d", v), Email: "x@example.org", Version: v})
+		}
+	}
+	return all, slices.Clone(all[len(all)-keys:])
 }
 
 // contacts returns the emulator's Contacts by external ID.

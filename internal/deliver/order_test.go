@@ -2,7 +2,6 @@ package deliver_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -95,12 +94,7 @@ func TestStreamOrderNewestVersionWinsUnderConcurrency(t *testing.T) {
 		c.MaxAttempts = 50
 	}})
 	const keys, versions = 8, 15
-	var all []row
-	for v := 1; v <= versions; v++ {
-		for k := range keys {
-			all = append(all, row{ID: fmt.Sprintf("c-%d", k), LastName: fmt.Sprintf("v%d", v), Email: "x@example.org", Version: v})
-		}
-	}
+	all, want := versionsOfKeys(keys, versions)
 	for i := 0; i < len(all); i += 3 {
 		e.publish(all[i:min(i+3, len(all))]...)
 	}
@@ -108,10 +102,6 @@ func TestStreamOrderNewestVersionWinsUnderConcurrency(t *testing.T) {
 	s := stop(t, d)
 	require.Zero(t, s.DeadLettered)
 	require.Positive(t, s.Retried, "the lock errors fired")
-	var want []row
-	for k := range keys {
-		want = append(want, row{ID: fmt.Sprintf("c-%d", k), LastName: fmt.Sprintf("v%d", versions), Email: "x@example.org"})
-	}
 	e.requireInSalesforce(want)
 }
 
