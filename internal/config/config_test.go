@@ -288,7 +288,7 @@ alerts:
 	require.Equal(t, Delivery{
 		BatchSize: 200, Linger: 100 * time.Millisecond, Concurrency: 2, MaxAttempts: 10,
 		Backoff:   Backoff{Initial: 30 * time.Second, Max: 15 * time.Minute},
-		DLQWindow: DLQWindow{Size: 100, Threshold: 90}, MaxBacklog: 20_000,
+		DLQWindow: DLQWindow{Size: 100, Threshold: 90}, MaxBacklog: 20_000, VersionGuard: GuardAuto,
 	}, c.Delivery)
 	require.Equal(t, Queue{DedupWindow: 2 * time.Minute}, c.Queue)
 	require.Equal(t, NullsSkip, c.Syncs[0].Nulls)

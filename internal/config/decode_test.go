@@ -164,7 +164,7 @@ syncs:
 
 	// Only top-level x-… keys are free; anywhere else they are unknown.
 	_, err = Parse(doc("delivery: {x-note: hi}\n"), Options{})
-	require.EqualError(t, err, "delivery.x-note: unknown key (allowed: backoff, batch_size, concurrency, dlq_window, linger, max_attempts, max_backlog) (line 5)")
+	require.EqualError(t, err, "delivery.x-note: unknown key (allowed: backoff, batch_size, concurrency, dlq_window, linger, max_attempts, max_backlog, version_guard) (line 5)")
 }
 
 func TestDecodeAliasBomb(t *testing.T) {

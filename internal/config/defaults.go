@@ -86,6 +86,7 @@ func (c *Config) SetDefaults() {
 	def(c, "delivery.dlq_window.size", &d.DLQWindow.Size, defaultDLQWindowSize)
 	def(c, "delivery.dlq_window.threshold", &d.DLQWindow.Threshold, defaultDLQThreshold)
 	def(c, "delivery.max_backlog", &d.MaxBacklog, defaultMaxBacklog)
+	def(c, "delivery.version_guard", &d.VersionGuard, GuardAuto)
 
 	for i := range c.Sources {
 		c.sourceDefaults(index("sources", i), &c.Sources[i])

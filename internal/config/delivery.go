@@ -21,7 +21,23 @@ type Delivery struct {
 	// the syncs reading it exceeds this, and goes on once it is at most
 	// half of it. 0 turns it off.
 	MaxBacklog int `yaml:"max_backlog"`
+	// VersionGuard chooses how DESIGN.md invariant 4 is enforced (ADR 0004):
+	// auto uses stream order where it holds, state_store keeps every key's
+	// newest version in the state store for every sync.
+	VersionGuard VersionGuard `yaml:"version_guard"`
 }
+
+// VersionGuard is a value of delivery.version_guard.
+type VersionGuard string
+
+// Version guards.
+const (
+	GuardAuto       VersionGuard = "auto"
+	GuardStateStore VersionGuard = "state_store"
+)
+
+// VersionGuards lists every version guard.
+var VersionGuards = []VersionGuard{GuardAuto, GuardStateStore}
 
 // Queue configures the queue's streams on NATS JetStream.
 type Queue struct {

@@ -392,6 +392,7 @@ func (v *validator) delivery() {
 	if d.MaxBacklog < 0 {
 		v.add("delivery.max_backlog", "must be 0 (off) or more, got %d", d.MaxBacklog)
 	}
+	enum(v, "delivery.version_guard", d.VersionGuard, VersionGuards)
 }
 
 func (v *validator) queue() {

@@ -120,6 +120,8 @@ func TestValidateRules(t *testing.T) {
 		{"delivery dlq window off", `{delivery: {dlq_window: {size: 0}}}`, nil},
 		{"delivery max backlog", `{delivery: {max_backlog: -1}}`, []string{`delivery.max_backlog: must be 0 (off) or more, got -1`}},
 		{"delivery max backlog off", `{delivery: {max_backlog: 0}}`, nil},
+		{"delivery version guard", `{delivery: {version_guard: ordered}}`, []string{`delivery.version_guard: must be one of auto, state_store, got "ordered"`}},
+		{"delivery version guard state store", `{delivery: {version_guard: state_store}}`, nil},
 
 		// queue
 		{"queue dedup window", `{queue: {dedup_window: 0s}}`, []string{`queue.dedup_window: must be above 0, got 0s`}},

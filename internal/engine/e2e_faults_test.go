@@ -204,9 +204,22 @@ func TestDailyAPILimitPausesAndResumes(t *testing.T) {
 
 // Two updates of one row, the older one retried last: the older version
 // fails once (a lock), the newer one is delivered meanwhile, and when the
-// older one comes back it is superseded; Salesforce keeps the newer.
+// older one comes back it is superseded; Salesforce keeps the newer. With
+// either version guard (delivery.version_guard; ADR 0004).
 func TestOlderVersionRetriedLastDoesNotOverwrite(t *testing.T) {
 	t.Parallel()
+	for guard, want := range map[config.VersionGuard]string{
+		config.GuardAuto:       deliver.GuardStreamOrder,
+		config.GuardStateStore: deliver.GuardStateStore,
+	} {
+		t.Run(string(guard), func(t *testing.T) {
+			t.Parallel()
+			olderVersionRetriedLast(t, guard, want)
+		})
+	}
+}
+
+func olderVersionRetriedLast(t *testing.T, guard config.VersionGuard, wantGuard string) {
 	const (
 		id    = 7
 		older = "Older Version"
@@ -222,11 +235,13 @@ func TestOlderVersionRetriedLastDoesNotOverwrite(t *testing.T) {
 		// been delivered by then.
 		config: func(c *config.Config) {
 			c.Delivery.Backoff.Initial, c.Delivery.Backoff.Max = 5*time.Second, 30*time.Second
+			c.Delivery.VersionGuard = guard
 		},
 	})
 	b.waitInSync(t, time.Minute)
 	contacts := b.deliverer(t, "counselors")
 	before := contacts.Stats()
+	require.Equal(t, wantGuard, before.Guard)
 	update := func(name string) {
 		b.db.Exec(t, `UPDATE `+b.db.Ident("counselors")+` SET last_name = $1, updated_at = clock_timestamp() WHERE id = $2`, name, id)
 	}

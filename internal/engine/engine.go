@@ -149,7 +149,7 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 		// The embedded broker's store admits one process: no other can
 		// deliver this sync, so a sync in stream order needs no per-key
 		// guard state (ADR 0004).
-		dc.StreamOrder = e.broker.IsEmbedded() && s.InStreamOrder()
+		dc.StreamOrder = e.cfg.Delivery.VersionGuard != config.GuardStateStore && e.broker.IsEmbedded() && s.InStreamOrder()
 		dc.Apply(e.cfg.Delivery, e.cfg.Syncs[i])
 		d, err := deliver.New(dc)
 		if err != nil {
