@@ -31,6 +31,9 @@ for pkg in $pkgs; do
 	done
 done
 
+# Whether the tree differs from the commit, before $OUT is rewritten below
+# (which would always count as a change).
+dirty=$(git diff --quiet HEAD -- . ":(exclude)$OUT" 2>/dev/null || echo ' (with uncommitted changes)')
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)
 {
@@ -42,7 +45,7 @@ mem=$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)
 	echo "- Command: \`make bench\` (BENCH=${BENCH} BENCHTIME=${BENCHTIME}; each benchmark in its own process: \`go test -run '^\$' -bench '^NAME\$' -benchtime ${BENCHTIME} -benchmem PKG\`; BenchmarkPipeline* with -benchtime 1x -timeout 60m)"
 	echo "- Machine: ${cpu:-unknown CPU}, $(nproc) cores, ${mem:-unknown memory}, $(uname -sr)"
 	echo "- Go: $(go env GOVERSION)"
-	echo "- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+	echo "- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty}"
 	echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
 	echo "## Figures"

@@ -16,15 +16,18 @@ import (
 // BenchmarkDeliver measures the loop alone: records already in the queue
 // (embedded NATS), the emulator at zero latency, until every record is
 // delivered and acked. It reports records/s, Salesforce API calls per 1,000
-// records and peak RSS.
+// records and peak RSS. The version guard is the state store's unless the
+// case says stream order.
 func BenchmarkDeliver(b *testing.B) {
 	for _, bc := range []struct {
 		name               string
 		records, batch, cc int
+		streamOrder        bool
 	}{
-		{"batch200_conc2", 20000, 200, 2},
-		{"batch200_conc4", 20000, 200, 4},
-		{"batch1_conc1", 1000, 1, 1}, // the original design: one message, one call
+		{"batch200_conc2", 20000, 200, 2, false},
+		{"batch200_conc4", 20000, 200, 4, false},
+		{"batch200_conc2_stream_order", 20000, 200, 2, true}, // ADR 0004
+		{"batch1_conc1", 1000, 1, 1, false},                  // the original design: one message, one call
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var delivered int
@@ -36,7 +39,7 @@ func BenchmarkDeliver(b *testing.B) {
 				for i := range msgs {
 					msgs[i] = e.message(rec(e.t, row{ID: fmt.Sprintf("c-%d", i), LastName: fmt.Sprintf("N%d", i), Email: fmt.Sprintf("c%d@example.org", i), Version: 1}))
 				}
-				d, start := e.prepare(b, bc.batch, bc.cc)
+				d, start := e.prepare(b, bc.batch, bc.cc, bc.streamOrder)
 				for i := 0; i < len(msgs); i += 5000 {
 					require.NoError(b, e.queue.Publish(context.Background(), msgs[i:min(i+5000, len(msgs))]...))
 				}
@@ -61,11 +64,11 @@ func BenchmarkDeliver(b *testing.B) {
 }
 
 // prepare builds a Deliverer and creates its consumer; start runs it.
-func (e *env) prepare(b *testing.B, batch, conc int) (*deliver.Deliverer, func()) {
+func (e *env) prepare(b *testing.B, batch, conc int, streamOrder bool) (*deliver.Deliverer, func()) {
 	s := newSync(b, syncConfig("counselors"))
 	d, err := deliver.New(deliver.Config{
 		Sync: s, Queue: e.queue, State: e.state, Sink: e.sink,
-		BatchSize: batch, Concurrency: conc, Linger: 20 * time.Millisecond,
+		BatchSize: batch, Concurrency: conc, Linger: 20 * time.Millisecond, StreamOrder: streamOrder,
 	})
 	require.NoError(b, err)
 	_, err = e.queue.Consumer(context.Background(), d.ConsumerConfig())
