@@ -329,7 +329,7 @@ func assign(items []*item, res []salesforce.Result, err error) {
 // then ack (invariant 4, then invariant 2).
 func (d *Deliverer) delivered(ctx context.Context, it *item) {
 	var err error
-	if it.durable {
+	if it.durable || d.ord != nil && d.ord.shared(it.act.Key) {
 		err = d.guard.save(ctx, it.act.Key, it.prev, it.act.Version, d.cfg.Now())
 	}
 	switch {

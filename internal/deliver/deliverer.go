@@ -13,6 +13,7 @@ import (
 	"github.com/sfbridge/sfbridge/internal/config"
 	"github.com/sfbridge/sfbridge/internal/dlq"
 	"github.com/sfbridge/sfbridge/internal/queue"
+	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/retry"
 	"github.com/sfbridge/sfbridge/internal/salesforce"
 	"github.com/sfbridge/sfbridge/internal/state"
@@ -309,6 +310,9 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		if err := d.ord.load(ctx, st.Delivered, st.AckFloor); err != nil {
 			return fmt.Errorf("deliver: sync %s: pinned keys: %w", d.name, err)
 		}
+		if err := d.pinDeadLetters(ctx); err != nil {
+			return fmt.Errorf("deliver: sync %s: pinning the keys of its dead letters: %w", d.name, err)
+		}
 	}
 	d.started = true
 	d.cons = cons
@@ -320,8 +324,7 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		wg.Go(d.work)
 	}
 	wg.Go(d.probe)
-	if d.ord != nil && d.ord.catchingUp.Load() {
-		d.log.Info("an earlier process left deliveries unsettled; every record is checked against the state store until they are settled")
+	if d.ord != nil {
 		wg.Go(d.catchUp)
 	}
 	go func() {
@@ -377,21 +380,51 @@ func (d *Deliverer) stopSelf(reason string) {
 	d.stop()
 }
 
-// catchUp watches the consumer's ack floor until the deliveries an earlier
-// process left unsettled are settled (streamOrder.caughtUp).
+// catchUp runs beside the workers of a stream-order sync: while the guard
+// is catching up (deliveries an earlier process left unsettled, or one that
+// reached no one), it watches the consumer's ack floor until they are
+// settled (streamOrder.caughtUp).
 func (d *Deliverer) catchUp() {
 	every := max(min(d.cfg.AckWait/4, time.Second), 10*time.Millisecond)
+	logged := false
 	for {
-		st, err := d.cons.Stats(d.stopCtx)
-		if err == nil && d.ord.caughtUp(st.AckFloor) {
-			d.log.Info("the deliveries left by an earlier process are settled")
-			return
+		if d.ord.catchingUp.Load() {
+			if !logged {
+				d.log.Info("deliveries left unsettled by an earlier process, or lost on their way, will come back; every record is checked against the state store until they are settled")
+				logged = true
+			}
+			st, err := d.cons.Stats(d.stopCtx)
+			if err == nil && d.ord.caughtUp(st) {
+				d.log.Info("the deliveries that were to come back are settled")
+				logged = false
+			}
 		}
 		if d.stopCtx.Err() != nil {
 			return
 		}
 		sleep(d.stopCtx, every)
 	}
+}
+
+// pinDeadLetters pins the keys of the sync's dead letters already in the
+// DLQ (written before the sync was in stream order, or by an older
+// sfbridge), so that a replay of one finds what was written since.
+func (d *Deliverer) pinDeadLetters(ctx context.Context) error {
+	now := d.cfg.Now()
+	return d.dlq.Each(ctx, dlq.Filter{Sync: d.name}, func(e dlq.Item) (bool, error) {
+		if e.Err != nil {
+			return true, nil // an entry that cannot be read cannot be replayed either
+		}
+		rec, err := record.Decode(e.Entry.Raw)
+		if err != nil {
+			return true, nil // undecodable: a replay cannot give it a key
+		}
+		it := &item{rec: rec, decoded: true}
+		if act, err := d.cfg.Sync.Map(rec); err == nil && act.Kind != sfsync.Skip {
+			it.act = act
+		}
+		return true, d.ord.pin(ctx, it, now)
+	})
 }
 
 // work is one worker: wait for a closed circuit, fetch, process, repeat.
@@ -408,6 +441,10 @@ func (d *Deliverer) work() {
 			admitted = d.ord.intake.Unlock
 		}
 		ds, err := d.fetch()
+		if d.ord != nil && d.ord.observe(ds) {
+			d.stats.gaps.Add(1)
+			d.log.Warn("a delivery reached no one (a fetch gave up as it was sent); until it is back and settled, every record is checked against the state store")
+		}
 		if d.stopCtx.Err() != nil || err != nil || len(ds) == 0 {
 			admitted()
 		}

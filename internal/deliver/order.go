@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sfbridge/sfbridge/internal/dlq"
+	"github.com/sfbridge/sfbridge/internal/queue"
 	"github.com/sfbridge/sfbridge/internal/record"
 	"github.com/sfbridge/sfbridge/internal/state"
 )
@@ -49,11 +50,17 @@ type streamOrder struct {
 
 	mu     sync.Mutex
 	recent map[string]*recentKey
-	risky  map[string]map[string]struct{} // external ID → delivery IDs to come back
-	pinned map[string]struct{}            // pin keys (pinKey)
+	risky  map[string]map[string]int // external ID → delivery IDs to come back (a re-published page repeats IDs)
+	pinned map[string]struct{}       // pin keys (pinKeys)
+
+	// lastDelivery is the consumer's delivery number last fetched (under
+	// intake): a gap after it is a delivery that reached no one.
+	lastDelivery uint64
 
 	catchingUp atomic.Bool
-	catchUpTo  uint64 // the consumer's last delivered position at the start
+	cmu        sync.Mutex
+	catchUpTo  uint64 // the position the ack floor must reach
+	needTarget bool   // catchUpTo must be read from the consumer again
 }
 
 // recentKey is what recent keeps of a key while batches in hand hold it.
@@ -66,7 +73,7 @@ type recentKey struct {
 func newStreamOrder(st state.Store, sync string) *streamOrder {
 	return &streamOrder{
 		st: st, prefix: "pinned/" + sync + "/",
-		recent: map[string]*recentKey{}, risky: map[string]map[string]struct{}{}, pinned: map[string]struct{}{},
+		recent: map[string]*recentKey{}, risky: map[string]map[string]int{}, pinned: map[string]struct{}{},
 	}
 }
 
@@ -84,19 +91,50 @@ func (o *streamOrder) load(ctx context.Context, lastDelivered, ackFloor uint64) 
 	}
 	o.mu.Unlock()
 	if ackFloor < lastDelivered {
+		o.cmu.Lock()
 		o.catchUpTo = lastDelivered
+		o.cmu.Unlock()
 		o.catchingUp.Store(true)
 	}
 	return nil
 }
 
-// caughtUp ends the catching-up period once the consumer's ack floor has
-// reached what was delivered before the start; it reports whether it has.
-func (o *streamOrder) caughtUp(ackFloor uint64) bool {
+// observe checks the delivery numbers of a fetch (call with intake held):
+// a gap is a delivery that reached no one (sent to a fetch that had given
+// up), which will come back after the ack wait with a version this process
+// never saw. Then every record goes through the state store until it has
+// (doubt). It reports whether there was a gap.
+func (o *streamOrder) observe(ds []queue.Delivery) (gap bool) {
+	for _, del := range ds {
+		_, n := del.Sequence()
+		if o.lastDelivery != 0 && n != o.lastDelivery+1 {
+			gap = true
+		}
+		o.lastDelivery = n
+	}
+	if gap {
+		o.cmu.Lock()
+		o.needTarget = true
+		o.cmu.Unlock()
+		o.catchingUp.Store(true)
+	}
+	return gap
+}
+
+// caughtUp takes the consumer's stats while catching up: it sets the
+// position to reach where a gap left it unknown, and ends the period once
+// the ack floor has reached it. It reports whether the period is over.
+func (o *streamOrder) caughtUp(st queue.ConsumerStats) bool {
+	o.cmu.Lock()
+	defer o.cmu.Unlock()
 	if !o.catchingUp.Load() {
 		return true
 	}
-	if ackFloor < o.catchUpTo {
+	if o.needTarget {
+		// Everything delivered up to now, the lost delivery included.
+		o.catchUpTo, o.needTarget = max(o.catchUpTo, st.Delivered), false
+	}
+	if st.AckFloor < o.catchUpTo {
 		return false
 	}
 	o.catchingUp.Store(false)
@@ -128,6 +166,17 @@ func (o *streamOrder) unregister(keys []string) {
 		}
 	}
 	o.mu.Unlock()
+}
+
+// shared reports whether another batch in hand holds key: what this one
+// writes must then be stored, since the other batch's record may be an older
+// version that comes back (its supersede not applied, a crash) after this
+// batch has let go of the key.
+func (o *streamOrder) shared(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.recent[key]
+	return r != nil && r.refs > 1
 }
 
 // newerWritten reports whether a version of key newer than v was written
@@ -190,10 +239,10 @@ func (o *streamOrder) delay(it *item) {
 	o.mu.Lock()
 	ids := o.risky[it.act.Key]
 	if ids == nil {
-		ids = map[string]struct{}{}
+		ids = map[string]int{}
 		o.risky[it.act.Key] = ids
 	}
-	ids[it.del.ID()] = struct{}{}
+	ids[it.del.ID()]++
 	o.mu.Unlock()
 }
 
@@ -203,8 +252,10 @@ func (o *streamOrder) ended(it *item) {
 		return // a first delivery cannot be one this process delayed
 	}
 	o.mu.Lock()
-	if ids := o.risky[it.act.Key]; ids != nil {
-		delete(ids, it.del.ID())
+	if ids := o.risky[it.act.Key]; ids != nil && ids[it.del.ID()] > 0 {
+		if ids[it.del.ID()]--; ids[it.del.ID()] == 0 {
+			delete(ids, it.del.ID())
+		}
 		if len(ids) == 0 {
 			delete(o.risky, it.act.Key)
 		}

@@ -183,3 +183,40 @@ func TestStreamOrderReplayOfAnOlderDeadLetterIsSuperseded(t *testing.T) {
 func queueConfig(e *env, name string) queue.ConsumerConfig {
 	return queue.ConsumerConfig{Name: name, Subject: subject, AckWait: 2 * time.Second, MaxInFlight: 1000}
 }
+
+// A dead letter from before the sync was in stream order (the state-store
+// guard, an older sfbridge) has no pin: the stream-order guard pins the
+// keys of the DLQ's entries when it starts, so a replay still finds the
+// newer version written since.
+func TestStreamOrderPinsTheDLQItFinds(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: []string{"c-1"}, Times: 1, Error: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}}})
+	older := row{ID: "c-1", LastName: "Older", Email: "old@example.org", Version: 1}
+	newer := row{ID: "c-1", LastName: "Newer", Email: "new@example.org", Version: 2}
+	d := e.deliverer("counselors", options{}) // the state-store guard
+	e.publish(older)
+	waitStats(t, d, "v1 dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
+	stop(t, d)
+	require.Empty(t, e.stateKeys("pinned/"))
+
+	d = e.deliverer("counselors", options{deliver: streamOrder, beforeStart: func() {
+		c, err := e.queue.Consumer(context.Background(), queueConfig(e, "counselors"))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			st, err := c.Stats(context.Background())
+			return err == nil && st.AckFloor == st.Delivered
+		}, waitFor, pollEvery)
+		time.Sleep(time.Second) // the stopped loop's open pull request expires (see above)
+	}})
+	require.Len(t, e.stateKeys("pinned/counselors/"), 2, "pinned at start")
+	e.publish(newer)
+	waitStats(t, d, "v2 delivered", func(s deliver.Stats) bool { return s.Delivered == 1 })
+	items := e.dlqItems()
+	require.Len(t, items, 1)
+	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
+	require.NoError(t, err)
+	waitStats(t, d, "the replay superseded", func(s deliver.Stats) bool { return s.Superseded == 1 })
+	stop(t, d)
+	e.requireInSalesforce([]row{newer})
+}

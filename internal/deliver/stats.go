@@ -13,6 +13,7 @@ type counters struct {
 	released     atomic.Int64
 	incomparable atomic.Int64
 	durable      atomic.Int64
+	gaps         atomic.Int64
 	held         atomic.Int64
 	batches      atomic.Int64
 }
@@ -68,6 +69,9 @@ type Stats struct {
 	CatchingUp bool `json:"catching_up,omitempty"`
 	// Durable counts the records the guard checked against the state store.
 	Durable int64 `json:"durable_checks"`
+	// Gaps counts fetches that showed a delivery had reached no one
+	// (stream order only; each starts a catching-up period).
+	Gaps int64 `json:"delivery_gaps,omitempty"`
 	// Stopped says why the sync stopped by itself ("" when it did not).
 	Stopped string `json:"stopped,omitempty"`
 }
@@ -103,6 +107,7 @@ func (d *Deliverer) Stats() Stats {
 		Window:       d.win.stats(),
 		Guard:        GuardStateStore,
 		Durable:      c.durable.Load(),
+		Gaps:         c.gaps.Load(),
 	}
 	if d.ord != nil {
 		s.Guard = GuardStreamOrder

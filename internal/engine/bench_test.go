@@ -113,6 +113,8 @@ type runFigures struct {
 	engCPU  time.Duration // CPU time of this process over the run
 	emuCPU  time.Duration // CPU time of the emulator process over the run
 	retried int64
+	durable int64 // records the version guard checked in the state store
+	gaps    int64 // deliveries that reached no one (deliver.Stats.Gaps)
 }
 
 func benchPipeline(b *testing.B, rows, prefix int, m pipelineMode) {
@@ -127,6 +129,8 @@ func benchPipeline(b *testing.B, rows, prefix int, m pipelineMode) {
 		total.elapsed += f.elapsed
 		total.records += f.records
 		total.retried += f.retried
+		total.durable += f.durable
+		total.gaps += f.gaps
 		total.engCPU += f.engCPU
 		total.emuCPU += f.emuCPU
 		total.engPeak = max(total.engPeak, f.engPeak)
@@ -160,6 +164,8 @@ func benchPipeline(b *testing.B, rows, prefix int, m pipelineMode) {
 	b.ReportMetric(float64(single)*1000/n, "single-upserts/1k")
 	b.ReportMetric(float64(auth), "auth-calls")
 	b.ReportMetric(float64(total.retried)*1000/n, "retried/1k")
+	b.ReportMetric(float64(total.durable)*1000/n, "guard-store-checks/1k")
+	b.ReportMetric(float64(total.gaps), "delivery-gaps")
 	b.ReportMetric(float64(total.engCPU.Microseconds())/n, "engine-cpu-us/record")
 	b.ReportMetric(float64(total.emuCPU.Microseconds())/n, "emu-cpu-us/record")
 	b.ReportMetric(float64(total.engPeak)/(1<<20), "peak-MiB")
@@ -249,6 +255,8 @@ func pipelineRun(b *testing.B, db *pgtest.DB, rows, prefix int, m pipelineMode, 
 		st := d.Stats()
 		require.Zero(b, st.DeadLettered, "sync %s: nothing may reach the DLQ", st.Sync)
 		f.retried += st.Retried
+		f.durable += st.Durable
+		f.gaps += st.Gaps
 	}
 	c := emu.counters(b)
 	f.calls = c.Calls

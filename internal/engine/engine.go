@@ -121,7 +121,7 @@ func (e *Engine) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if e.queue, err = natsjs.Open(ctx, e.broker, natsjs.Config{Namespace: e.opts.Namespace, Duplicates: e.cfg.Queue.DedupWindow}); err != nil {
+	if e.queue, err = natsjs.Open(ctx, e.broker, natsjs.Config{Namespace: e.opts.Namespace, Duplicates: e.cfg.Queue.DedupWindow, ConfirmAcks: e.broker.IsEmbedded()}); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
 	if e.state, err = natskv.Open(ctx, e.broker, natskv.Options{Prefix: e.opts.Namespace}); err != nil {

@@ -117,6 +117,12 @@ type Delivery interface {
 	Attempt() int
 	// Published is when the broker stored the message.
 	Published() time.Time
+	// Sequence is the message's position in the queue (as in
+	// ConsumerStats.Delivered) and this delivery's number among the
+	// consumer's deliveries, redeliveries included: 1, 2, 3… without gaps, so
+	// a gap seen by the consumer's only reader means a delivery reached no
+	// one (sent to a fetch that had given up) and will come back.
+	Sequence() (stream, consumer uint64)
 
 	// Ack marks the message done for this consumer.
 	Ack(ctx context.Context) error

@@ -30,6 +30,8 @@ type Delivery struct {
 	subject   string
 	attempt   int
 	published time.Time
+	streamSeq uint64
+	consSeq   uint64
 	confirm   bool
 	settled   atomic.Bool
 }
@@ -45,9 +47,14 @@ func (q *Queue) newDelivery(m jetstream.Msg) (*Delivery, error) {
 		subject:   q.names.logical(m.Subject()),
 		attempt:   int(md.NumDelivered),
 		published: md.Timestamp,
+		streamSeq: md.Sequence.Stream,
+		consSeq:   md.Sequence.Consumer,
 		confirm:   q.cfg.ConfirmAcks,
 	}, nil
 }
+
+// Sequence is the stream sequence and the consumer's delivery sequence.
+func (d *Delivery) Sequence() (stream, consumer uint64) { return d.streamSeq, d.consSeq }
 
 // Subject is the message's logical subject.
 func (d *Delivery) Subject() string { return d.subject }

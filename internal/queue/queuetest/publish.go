@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -313,6 +314,23 @@ func testStats(t *testing.T, h Harness) {
 		attempts[d.ID()] = d.Attempt()
 	}
 	require.Equal(t, map[string]int{"in.s.x#0": 2, "in.s.x#2": 1, "in.s.x#3": 1, "in.s.x#4": 1}, attempts)
+	// Delivery numbers run 1…6 without gaps, redelivery included; queue
+	// positions follow the publish order, and a redelivery keeps its own.
+	var cons []uint64
+	pos := map[string]uint64{}
+	for _, d := range append(slices.Clone(got), rest...) {
+		sp, cp := d.Sequence()
+		cons = append(cons, cp)
+		if p, ok := pos[d.ID()]; ok {
+			require.Equal(t, p, sp, "a redelivery is the same message")
+		}
+		pos[d.ID()] = sp
+	}
+	require.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, cons)
+	for i := 1; i < 5; i++ {
+		require.Less(t, pos[fmt.Sprintf("in.s.x#%d", i-1)], pos[fmt.Sprintf("in.s.x#%d", i)])
+	}
+	require.Equal(t, firstDelivered, pos["in.s.x#1"])
 	require.Eventually(t, func() bool {
 		st, err = c.Stats(ctx)
 		return err == nil && backlog(st) == queue.ConsumerStats{Pending: 0, InFlight: 4, Redelivered: 1}

@@ -1,0 +1,95 @@
+package deliver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sfbridge/sfbridge/internal/queue"
+	sfsync "github.com/sfbridge/sfbridge/internal/sync"
+)
+
+// fakeDelivery is a queue.Delivery with the fields the stream-order guard
+// reads; settling it is not expected.
+type fakeDelivery struct {
+	id               string
+	attempt          int
+	stream, consumer uint64
+}
+
+func (f fakeDelivery) Subject() string                           { return "in.db.t" }
+func (f fakeDelivery) ID() string                                { return f.id }
+func (f fakeDelivery) Data() []byte                              { return nil }
+func (f fakeDelivery) Headers() map[string]string                { return nil }
+func (f fakeDelivery) Attempt() int                              { return f.attempt }
+func (f fakeDelivery) Published() time.Time                      { return time.Time{} }
+func (f fakeDelivery) Sequence() (uint64, uint64)                { return f.stream, f.consumer }
+func (f fakeDelivery) Ack(context.Context) error                 { panic("not settled here") }
+func (f fakeDelivery) Nack(context.Context, time.Duration) error { panic("not settled here") }
+func (f fakeDelivery) InProgress(context.Context) error          { panic("not settled here") }
+func (f fakeDelivery) Term(context.Context) error                { panic("not settled here") }
+
+func deliveries(consumer ...uint64) []queue.Delivery {
+	out := make([]queue.Delivery, len(consumer))
+	for i, c := range consumer {
+		out[i] = fakeDelivery{id: "m", attempt: 1, stream: 100 + c, consumer: c}
+	}
+	return out
+}
+
+// A delivery number skipped between fetches is a delivery that reached no
+// one: the guard catches up until the ack floor passes everything the
+// consumer had delivered when it looked.
+func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
+	o := newStreamOrder(nil, "s")
+	require.False(t, o.observe(deliveries(1, 2, 3)))
+	require.False(t, o.observe(deliveries(4)))
+	require.False(t, o.catchingUp.Load())
+
+	require.True(t, o.observe(deliveries(6, 7)), "5 reached no one")
+	require.True(t, o.catchingUp.Load())
+	// The consumer has delivered up to position 120 by now; the floor is
+	// held below the lost delivery.
+	require.False(t, o.caughtUp(queue.ConsumerStats{Delivered: 120, AckFloor: 104}))
+	require.False(t, o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 119}), "the target stays where it was read")
+	require.True(t, o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 120}))
+	require.False(t, o.catchingUp.Load())
+
+	require.False(t, o.observe(deliveries(8)), "no gap after the catch-up")
+	require.True(t, o.observe(deliveries(10)), "another gap: another period")
+	require.True(t, o.catchingUp.Load())
+}
+
+// A re-published page repeats delivery IDs: the key stays risky until
+// every delayed copy has ended.
+func TestStreamOrderRiskyCountsEachCopy(t *testing.T) {
+	o := newStreamOrder(nil, "s")
+	copy1 := &item{del: fakeDelivery{id: "m-1", attempt: 1}, act: sfsync.Action{Key: "k"}}
+	copy2 := &item{del: fakeDelivery{id: "m-1", attempt: 1}, act: sfsync.Action{Key: "k"}}
+	o.delay(copy1)
+	o.delay(copy2)
+	back := &item{del: fakeDelivery{id: "m-1", attempt: 2}, act: sfsync.Action{Key: "k"}}
+	fresh := &item{del: fakeDelivery{id: "m-2", attempt: 1}, act: sfsync.Action{Key: "k"}}
+	o.ended(back)
+	require.True(t, o.durable(fresh), "one copy is still away")
+	o.ended(back)
+	require.False(t, o.durable(fresh), "both copies ended")
+	o.ended(back) // a third end (not delayed) changes nothing
+	require.False(t, o.durable(fresh))
+}
+
+// A key held by two batches in hand is shared: its write must be stored.
+func TestStreamOrderSharedKeys(t *testing.T) {
+	o := newStreamOrder(nil, "s")
+	o.register([]string{"a", "b"})
+	require.False(t, o.shared("a"))
+	o.register([]string{"b"})
+	require.True(t, o.shared("b"))
+	require.False(t, o.shared("a"))
+	o.unregister([]string{"b"})
+	require.False(t, o.shared("b"))
+	o.unregister([]string{"a", "b"})
+	require.Empty(t, o.recent, "nothing kept once no batch holds a key")
+}
