@@ -328,13 +328,21 @@ func assign(items []*item, res []salesforce.Result, err error) {
 // delivered settles a written record: store its version (compare-and-set),
 // then ack (invariant 4, then invariant 2).
 func (d *Deliverer) delivered(ctx context.Context, it *item) {
+	if d.ord != nil {
+		// Before the save: if it fails and the record is handed back, a
+		// batch waiting for the key still knows what Salesforce holds.
+		d.ord.written(it.act.Key, it.act.Version)
+	}
 	var err error
 	if it.durable || d.ord != nil && d.ord.shared(it.act.Key) {
+		if !it.durable {
+			d.stats.durable.Add(1) // stored: another batch in hand holds the key
+		}
 		err = d.guard.save(ctx, it.act.Key, it.prev, it.act.Version, d.cfg.Now())
 	}
 	switch {
 	case errors.Is(err, errNewerStored):
-		d.log.Warn("another process delivered a newer version of this key at the same time; Salesforce holds whichever it wrote last",
+		d.log.Warn("another writer (a process or a batch) delivered a newer version of this key at the same time; Salesforce holds whichever it wrote last",
 			"key", it.act.Key, "version", it.act.Version.String())
 	case err != nil:
 		// Written but not recorded: hand it back, so it is written again
@@ -344,7 +352,6 @@ func (d *Deliverer) delivered(ctx context.Context, it *item) {
 		return
 	}
 	if d.ord != nil {
-		d.ord.written(it.act.Key, it.act.Version)
 		d.ord.ended(it)
 	}
 	d.clearLedger(ctx, it)
@@ -525,23 +532,38 @@ func (d *Deliverer) releaseAll(ctx context.Context, items []*item) {
 
 // heartbeat keeps the batch's unsettled deliveries from being redelivered
 // (InProgress every third of the ack wait) until the returned func is
-// called: a slow write, a wait for a key, an outage.
+// called: a slow write, a wait for a key, an outage. With the stream-order
+// guard, a heartbeat that fails or comes too late (the process was paused)
+// may have let the broker send a delivery in hand again: the guard catches
+// up.
 func (d *Deliverer) heartbeat(items []*item) (stop func()) {
 	every := max(d.cfg.AckWait/3, 5*time.Millisecond)
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
+		last := time.Now()
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case now := <-t.C:
+				late := now.Sub(last) >= d.cfg.AckWait
+				failed := false
 				for _, it := range items {
 					if !it.settled.Load() {
-						_ = it.del.InProgress(d.hardCtx)
+						ctx, cancel := context.WithTimeout(d.hardCtx, every)
+						if it.del.InProgress(ctx) != nil && !it.settled.Load() {
+							failed = true
+						}
+						cancel()
 					}
 				}
+				if d.ord != nil && (late || failed) && d.hardCtx.Err() == nil {
+					d.log.Warn("a batch's deliveries may have been sent again (late or failed heartbeat); catching up", "late", late)
+					d.ord.doubt()
+				}
+				last = time.Now()
 			}
 		}
 	}()

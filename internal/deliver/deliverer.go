@@ -313,6 +313,8 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		if err := d.pinDeadLetters(ctx); err != nil {
 			return fmt.Errorf("deliver: sync %s: pinning the keys of its dead letters: %w", d.name, err)
 		}
+	} else if err := unmark(ctx, d.cfg.State, d.name); err != nil {
+		return fmt.Errorf("deliver: sync %s: %w", d.name, err)
 	}
 	d.started = true
 	d.cons = cons
@@ -393,10 +395,18 @@ func (d *Deliverer) catchUp() {
 				d.log.Info("deliveries left unsettled by an earlier process, or lost on their way, will come back; every record is checked against the state store until they are settled")
 				logged = true
 			}
+			seen := d.ord.doubtCount()
 			st, err := d.cons.Stats(d.stopCtx)
-			if err == nil && d.ord.caughtUp(st) {
-				d.log.Info("the deliveries that were to come back are settled")
-				logged = false
+			if err == nil {
+				if over, first := d.ord.caughtUp(st, seen); over {
+					d.log.Info("the deliveries that were to come back are settled")
+					logged = false
+					if first {
+						if err := d.ord.mark(d.stopCtx); err != nil {
+							d.log.Warn("cannot mark the sync as running in stream order; the next start catches up again", "err", err)
+						}
+					}
+				}
 			}
 		}
 		if d.stopCtx.Err() != nil {
@@ -441,14 +451,15 @@ func (d *Deliverer) work() {
 			admitted = d.ord.intake.Unlock
 		}
 		ds, err := d.fetch()
+		stopped := d.stopCtx.Err() != nil // read once: a stop between two reads must not skip admitted
 		if d.ord != nil && d.ord.observe(ds) {
 			d.stats.gaps.Add(1)
 			d.log.Warn("a delivery reached no one (a fetch gave up as it was sent); until it is back and settled, every record is checked against the state store")
 		}
-		if d.stopCtx.Err() != nil || err != nil || len(ds) == 0 {
+		if stopped || err != nil || len(ds) == 0 {
 			admitted()
 		}
-		if d.stopCtx.Err() != nil {
+		if stopped {
 			release(d.hardCtx, ds)
 			d.stats.released.Add(int64(len(ds)))
 			d.stats.received.Add(int64(len(ds)))

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,8 +51,8 @@ type streamOrder struct {
 
 	mu     sync.Mutex
 	recent map[string]*recentKey
-	risky  map[string]map[string]int // external ID → delivery IDs to come back (a re-published page repeats IDs)
-	pinned map[string]struct{}       // pin keys (pinKeys)
+	risky  map[string]map[uint64]struct{} // external ID → queue positions of deliveries to come back
+	pinned map[string]struct{}            // pin keys (pinKeys)
 
 	// lastDelivery is the consumer's delivery number last fetched (under
 	// intake): a gap after it is a delivery that reached no one.
@@ -61,6 +62,12 @@ type streamOrder struct {
 	cmu        sync.Mutex
 	catchUpTo  uint64 // the position the ack floor must reach
 	needTarget bool   // catchUpTo must be read from the consumer again
+	drainFirst bool   // …once it has delivered everything published so far
+	doubts     uint64 // doubts so far: stats read before the last one are stale
+	// firstStart: the sync had delivered records before it was first run in
+	// stream order; the marker (guardKey) is written once it has caught up.
+	firstStart bool
+	guardKey   string // "guard/<sync>"
 }
 
 // recentKey is what recent keeps of a key while batches in hand hold it.
@@ -72,14 +79,18 @@ type recentKey struct {
 
 func newStreamOrder(st state.Store, sync string) *streamOrder {
 	return &streamOrder{
-		st: st, prefix: "pinned/" + sync + "/",
-		recent: map[string]*recentKey{}, risky: map[string]map[string]int{}, pinned: map[string]struct{}{},
+		st: st, prefix: "pinned/" + sync + "/", guardKey: "guard/" + sync,
+		recent: map[string]*recentKey{}, risky: map[string]map[uint64]struct{}{}, pinned: map[string]struct{}{},
 	}
 }
 
 // load reads the pinned keys and notes where the consumer stood: while its
 // ack floor is below lastDelivered, the previous process may have left
-// deliveries unsettled.
+// deliveries unsettled. A sync that delivered records before without the
+// stream-order guard (the marker guardKey is missing) may also have DLQ
+// replays waiting in the queue, published before this start with no pin for
+// their key: it catches up until the consumer has delivered everything
+// published before and settled it.
 func (o *streamOrder) load(ctx context.Context, lastDelivered, ackFloor uint64) error {
 	entries, err := o.st.List(ctx, o.prefix)
 	if err != nil {
@@ -90,13 +101,56 @@ func (o *streamOrder) load(ctx context.Context, lastDelivered, ackFloor uint64) 
 		o.pinned[e.Key[len(o.prefix):]] = struct{}{}
 	}
 	o.mu.Unlock()
+	_, err = o.st.Get(ctx, o.guardKey)
+	marked := err == nil
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return err
+	}
+	o.cmu.Lock()
+	defer o.cmu.Unlock()
 	if ackFloor < lastDelivered {
-		o.cmu.Lock()
 		o.catchUpTo = lastDelivered
-		o.cmu.Unlock()
+		o.catchingUp.Store(true)
+	}
+	if !marked {
+		if lastDelivered == 0 {
+			return o.mark(ctx) // a new sync: nothing of it can be in the queue out of order
+		}
+		o.firstStart, o.needTarget, o.drainFirst = true, true, true
 		o.catchingUp.Store(true)
 	}
 	return nil
+}
+
+// mark writes the marker that the sync runs with the stream-order guard.
+func (o *streamOrder) mark(ctx context.Context) error {
+	doc, _ := json.Marshal(map[string]any{"v": 1, "guard": GuardStreamOrder, "at": time.Now().UTC()})
+	_, err := o.st.Put(ctx, o.guardKey, doc)
+	return err
+}
+
+// unmark removes the marker (the sync runs with the state-store guard), so
+// that the next start in stream order catches up first.
+func unmark(ctx context.Context, st state.Store, sync string) error {
+	return st.Delete(ctx, "guard/"+sync, 0)
+}
+
+// doubt starts a catching-up period whose end is read from the consumer:
+// a delivery this process cannot account for will come back.
+func (o *streamOrder) doubt() {
+	o.cmu.Lock()
+	o.needTarget = true
+	o.doubts++
+	o.catchingUp.Store(true)
+	o.cmu.Unlock()
+}
+
+// doubtCount is the number of doubts so far, to read before the stats
+// handed to caughtUp.
+func (o *streamOrder) doubtCount() uint64 {
+	o.cmu.Lock()
+	defer o.cmu.Unlock()
+	return o.doubts
 }
 
 // observe checks the delivery numbers of a fetch (call with intake held):
@@ -113,32 +167,38 @@ func (o *streamOrder) observe(ds []queue.Delivery) (gap bool) {
 		o.lastDelivery = n
 	}
 	if gap {
-		o.cmu.Lock()
-		o.needTarget = true
-		o.cmu.Unlock()
-		o.catchingUp.Store(true)
+		o.doubt()
 	}
 	return gap
 }
 
-// caughtUp takes the consumer's stats while catching up: it sets the
-// position to reach where a gap left it unknown, and ends the period once
-// the ack floor has reached it. It reports whether the period is over.
-func (o *streamOrder) caughtUp(st queue.ConsumerStats) bool {
+// caughtUp takes the consumer's stats while catching up (read after
+// doubtCount returned seen): it sets the position to reach where a doubt
+// left it unknown, and ends the period once the ack floor has reached it.
+// It reports whether the period is over; firstDone is set when that ends a
+// first start (the caller then writes the marker).
+func (o *streamOrder) caughtUp(st queue.ConsumerStats, seen uint64) (over, firstDone bool) {
 	o.cmu.Lock()
 	defer o.cmu.Unlock()
 	if !o.catchingUp.Load() {
-		return true
+		return true, false
+	}
+	if seen != o.doubts {
+		return false, false // read before the last doubt: the lost delivery may be past st.Delivered
 	}
 	if o.needTarget {
+		if o.drainFirst && st.Pending > 0 {
+			return false, false
+		}
 		// Everything delivered up to now, the lost delivery included.
-		o.catchUpTo, o.needTarget = max(o.catchUpTo, st.Delivered), false
+		o.catchUpTo, o.needTarget, o.drainFirst = max(o.catchUpTo, st.Delivered), false, false
 	}
 	if st.AckFloor < o.catchUpTo {
-		return false
+		return false, false
 	}
 	o.catchingUp.Store(false)
-	return true
+	firstDone, o.firstStart = o.firstStart, false
+	return true, firstDone
 }
 
 // register holds keys for a batch in hand (call with intake held).
@@ -211,7 +271,19 @@ func (o *streamOrder) written(key string, v record.Version) {
 // durable reports whether it must be checked against, and stored in, the
 // state store.
 func (o *streamOrder) durable(it *item) bool {
-	if o.catchingUp.Load() || it.del.Attempt() > 1 || it.replay {
+	if it.replay {
+		return true
+	}
+	if it.del.Attempt() > 1 {
+		if !o.catchingUp.Load() && !o.delayed(it) {
+			// A redelivery this process did not cause (its ack wait ran out
+			// while in hand, or the process was paused): the guard cannot
+			// tell what else is coming back.
+			o.doubt()
+		}
+		return true
+	}
+	if o.catchingUp.Load() {
 		return true
 	}
 	o.mu.Lock()
@@ -236,14 +308,25 @@ func (o *streamOrder) delay(it *item) {
 	if it.act.Key == "" {
 		return
 	}
+	pos, _ := it.del.Sequence()
 	o.mu.Lock()
 	ids := o.risky[it.act.Key]
 	if ids == nil {
-		ids = map[string]int{}
+		ids = map[uint64]struct{}{}
 		o.risky[it.act.Key] = ids
 	}
-	ids[it.del.ID()]++
+	ids[pos] = struct{}{}
 	o.mu.Unlock()
+}
+
+// delayed reports whether this process delayed it (it is one of its key's
+// deliveries to come back).
+func (o *streamOrder) delayed(it *item) bool {
+	pos, _ := it.del.Sequence()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.risky[it.act.Key][pos]
+	return ok
 }
 
 // ended notes that it reached an end state (delivered, superseded, DLQ).
@@ -251,11 +334,10 @@ func (o *streamOrder) ended(it *item) {
 	if it.del.Attempt() <= 1 && !it.replay {
 		return // a first delivery cannot be one this process delayed
 	}
+	pos, _ := it.del.Sequence()
 	o.mu.Lock()
-	if ids := o.risky[it.act.Key]; ids != nil && ids[it.del.ID()] > 0 {
-		if ids[it.del.ID()]--; ids[it.del.ID()] == 0 {
-			delete(ids, it.del.ID())
-		}
+	if ids := o.risky[it.act.Key]; ids != nil {
+		delete(ids, pos)
 		if len(ids) == 0 {
 			delete(o.risky, it.act.Key)
 		}

@@ -52,32 +52,61 @@ func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
 	require.True(t, o.catchingUp.Load())
 	// The consumer has delivered up to position 120 by now; the floor is
 	// held below the lost delivery.
-	require.False(t, o.caughtUp(queue.ConsumerStats{Delivered: 120, AckFloor: 104}))
-	require.False(t, o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 119}), "the target stays where it was read")
-	require.True(t, o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 120}))
+	seen := o.doubtCount()
+	over, _ := o.caughtUp(queue.ConsumerStats{Delivered: 120, AckFloor: 104}, seen)
+	require.False(t, over)
+	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 119}, seen)
+	require.False(t, over, "the target stays where it was read")
+	over, first := o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 120}, seen)
+	require.True(t, over)
+	require.False(t, first)
 	require.False(t, o.catchingUp.Load())
 
 	require.False(t, o.observe(deliveries(8)), "no gap after the catch-up")
 	require.True(t, o.observe(deliveries(10)), "another gap: another period")
 	require.True(t, o.catchingUp.Load())
+
+	// Stats read before a doubt cannot end the period it starts: the lost
+	// delivery may lie past what they say was delivered.
+	seen = o.doubtCount()
+	o.doubt()
+	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 140, AckFloor: 140}, seen)
+	require.False(t, over)
+	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 150, AckFloor: 150}, o.doubtCount())
+	require.True(t, over)
 }
 
-// A re-published page repeats delivery IDs: the key stays risky until
-// every delayed copy has ended.
+// A redelivery this process did not delay (its ack wait ran out while in
+// hand) goes through the state store and starts a catching-up period.
+func TestStreamOrderUnexplainedRedeliveryStartsCatchingUp(t *testing.T) {
+	o := newStreamOrder(nil, "s")
+	nacked := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 7}, act: sfsync.Action{Key: "k"}}
+	o.delay(nacked)
+	back := &item{del: fakeDelivery{id: "m-1", attempt: 2, stream: 7}, act: sfsync.Action{Key: "k"}}
+	require.True(t, o.durable(back))
+	require.False(t, o.catchingUp.Load(), "a redelivery of what this process nacked is accounted for")
+	stray := &item{del: fakeDelivery{id: "m-9", attempt: 2, stream: 9}, act: sfsync.Action{Key: "j"}}
+	require.True(t, o.durable(stray))
+	require.True(t, o.catchingUp.Load())
+}
+
+// A re-published page repeats delivery IDs, but each copy has its own
+// queue position: the key stays risky until every delayed copy has ended,
+// and a copy nacked several times is one entry.
 func TestStreamOrderRiskyCountsEachCopy(t *testing.T) {
 	o := newStreamOrder(nil, "s")
-	copy1 := &item{del: fakeDelivery{id: "m-1", attempt: 1}, act: sfsync.Action{Key: "k"}}
-	copy2 := &item{del: fakeDelivery{id: "m-1", attempt: 1}, act: sfsync.Action{Key: "k"}}
+	copy1 := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 10}, act: sfsync.Action{Key: "k"}}
+	copy2 := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 20}, act: sfsync.Action{Key: "k"}}
 	o.delay(copy1)
 	o.delay(copy2)
-	back := &item{del: fakeDelivery{id: "m-1", attempt: 2}, act: sfsync.Action{Key: "k"}}
-	fresh := &item{del: fakeDelivery{id: "m-2", attempt: 1}, act: sfsync.Action{Key: "k"}}
-	o.ended(back)
-	require.True(t, o.durable(fresh), "one copy is still away")
-	o.ended(back)
+	again := &item{del: fakeDelivery{id: "m-1", attempt: 2, stream: 10}, act: sfsync.Action{Key: "k"}}
+	o.delay(again) // copy 1 failed again
+	fresh := &item{del: fakeDelivery{id: "m-2", attempt: 1, stream: 30}, act: sfsync.Action{Key: "k"}}
+	o.ended(&item{del: fakeDelivery{id: "m-1", attempt: 3, stream: 10}, act: sfsync.Action{Key: "k"}})
+	require.True(t, o.durable(fresh), "copy 2 is still away")
+	o.ended(&item{del: fakeDelivery{id: "m-1", attempt: 2, stream: 20}, act: sfsync.Action{Key: "k"}})
 	require.False(t, o.durable(fresh), "both copies ended")
-	o.ended(back) // a third end (not delayed) changes nothing
-	require.False(t, o.durable(fresh))
+	require.Empty(t, o.risky)
 }
 
 // A key held by two batches in hand is shared: its write must be stored.

@@ -51,7 +51,7 @@ func TestStreamOrderKeepsNoStatePerKey(t *testing.T) {
 	require.Zero(t, s.Durable, "no record needed the state store")
 	require.Zero(t, s.DeadLettered+s.Retried)
 	e.requireInSalesforce(want)
-	require.Empty(t, e.stateKeys(""), "no guard entry, no ledger, no pin")
+	require.Equal(t, []string{"guard/counselors"}, e.stateKeys(""), "no guard entry, no ledger, no pin: only the marker that the sync runs in stream order")
 }
 
 // An older version that fails and is retried after a newer one was
@@ -78,7 +78,7 @@ func TestStreamOrderOlderVersionRetriedLastIsSuperseded(t *testing.T) {
 	require.Zero(t, s.DeadLettered)
 	require.Equal(t, int64(2), s.Durable, "v2 (its key had a delivery to come back) and v1's redelivery")
 	e.requireInSalesforce([]row{newer, other})
-	require.Equal(t, []string{"version/counselors/c-1"}, e.stateKeys(""), "only the key that needed it")
+	require.Equal(t, []string{"version/counselors/c-1"}, e.stateKeys("version/"), "only the key that needed it")
 }
 
 // Many versions of a few keys, in version order, over several workers and
@@ -217,6 +217,41 @@ func TestStreamOrderPinsTheDLQItFinds(t *testing.T) {
 	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
 	require.NoError(t, err)
 	waitStats(t, d, "the replay superseded", func(s deliver.Stats) bool { return s.Superseded == 1 })
+	stop(t, d)
+	e.requireInSalesforce([]row{newer})
+}
+
+// A sync that delivered records before it ran in stream order may have DLQ
+// replays waiting in the queue (their entries gone from the DLQ, so nothing
+// pins their keys): on its first start in stream order it checks every
+// record against the state store until it has delivered and settled what
+// was published before, then marks the sync.
+func TestStreamOrderFirstStartCatchesUpOnWaitingReplays(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: []string{"c-1"}, Times: 1, Error: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}}})
+	older := row{ID: "c-1", LastName: "Older", Email: "old@example.org", Version: 1}
+	newer := row{ID: "c-1", LastName: "Newer", Email: "new@example.org", Version: 2}
+	d := e.deliverer("counselors", options{}) // the state-store guard
+	e.publish(older)
+	waitStats(t, d, "v1 dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
+	stop(t, d)
+	require.Empty(t, e.stateKeys("guard/"))
+	time.Sleep(time.Second) // the stopped loop's open pull request expires (see above)
+
+	// While no loop runs: the newer version, then the replay of the older.
+	e.publish(newer)
+	items := e.dlqItems()
+	require.Len(t, items, 1)
+	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
+	require.NoError(t, err)
+	require.Empty(t, e.dlqItems())
+
+	d = e.deliverer("counselors", options{deliver: streamOrder})
+	require.True(t, d.Stats().CatchingUp)
+	waitStats(t, d, "v2 delivered, the replay superseded", func(s deliver.Stats) bool { return s.Delivered == 1 && s.Superseded == 1 })
+	waitStats(t, d, "caught up", func(s deliver.Stats) bool { return !s.CatchingUp })
+	require.Eventually(t, func() bool { return len(e.stateKeys("guard/counselors")) == 1 }, waitFor, pollEvery, "marked")
 	stop(t, d)
 	e.requireInSalesforce([]row{newer})
 }
