@@ -533,37 +533,35 @@ func (d *Deliverer) releaseAll(ctx context.Context, items []*item) {
 // heartbeat keeps the batch's unsettled deliveries from being redelivered
 // (InProgress every third of the ack wait) until the returned func is
 // called: a slow write, a wait for a key, an outage. With the stream-order
-// guard, a heartbeat that fails or comes too late (the process was paused)
-// may have let the broker send a delivery in hand again: the guard catches
-// up.
+// guard, a heartbeat that fails may have let the broker send a delivery in
+// hand again: the guard catches up (a pause of the whole process is the
+// watchdog's to notice).
 func (d *Deliverer) heartbeat(items []*item) (stop func()) {
 	every := max(d.cfg.AckWait/3, 5*time.Millisecond)
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
-		last := time.Now()
 		for {
 			select {
 			case <-done:
 				return
-			case now := <-t.C:
-				late := now.Sub(last) >= d.cfg.AckWait
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(d.hardCtx, every)
 				failed := false
 				for _, it := range items {
 					if !it.settled.Load() {
-						ctx, cancel := context.WithTimeout(d.hardCtx, every)
-						if it.del.InProgress(ctx) != nil && !it.settled.Load() {
+						err := it.del.InProgress(ctx)
+						if err != nil && !errors.Is(err, queue.ErrSettled) && !it.settled.Load() {
 							failed = true
 						}
-						cancel()
 					}
 				}
-				if d.ord != nil && (late || failed) && d.hardCtx.Err() == nil {
-					d.log.Warn("a batch's deliveries may have been sent again (late or failed heartbeat); catching up", "late", late)
+				cancel()
+				if d.ord != nil && failed && d.hardCtx.Err() == nil {
+					d.log.Warn("a heartbeat failed: the broker may send the batch's deliveries again; catching up")
 					d.ord.doubt()
 				}
-				last = time.Now()
 			}
 		}
 	}()

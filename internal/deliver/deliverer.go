@@ -269,7 +269,7 @@ func New(cfg Config) (*Deliverer, error) {
 		done:   make(chan struct{}),
 	}
 	if cfg.StreamOrder {
-		d.ord = newStreamOrder(cfg.State, name)
+		d.ord = newStreamOrder(cfg.State, name, cfg.AckWait)
 	}
 	return d, nil
 }
@@ -307,14 +307,18 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("deliver: sync %s: %w", d.name, err)
 		}
-		if err := d.ord.load(ctx, st.Delivered, st.AckFloor); err != nil {
-			return fmt.Errorf("deliver: sync %s: pinned keys: %w", d.name, err)
+		if err := d.ord.load(ctx, st); err != nil {
+			return fmt.Errorf("deliver: sync %s: the stream-order guard's state: %w", d.name, err)
 		}
 		if err := d.pinDeadLetters(ctx); err != nil {
 			return fmt.Errorf("deliver: sync %s: pinning the keys of its dead letters: %w", d.name, err)
 		}
-	} else if err := unmark(ctx, d.cfg.State, d.name); err != nil {
-		return fmt.Errorf("deliver: sync %s: %w", d.name, err)
+	} else if d.cfg.Sync.InStreamOrder() {
+		// The next start in stream order must catch up on what this run
+		// leaves in the queue.
+		if err := unmark(ctx, d.cfg.State, d.name); err != nil {
+			d.log.Warn("cannot remove the stream-order marker; a later start in stream order may not catch up on waiting replays", "err", err)
+		}
 	}
 	d.started = true
 	d.cons = cons
@@ -328,6 +332,7 @@ func (d *Deliverer) Start(ctx context.Context) error {
 	wg.Go(d.probe)
 	if d.ord != nil {
 		wg.Go(d.catchUp)
+		wg.Go(d.watchdog)
 	}
 	go func() {
 		wg.Wait()
@@ -416,6 +421,21 @@ func (d *Deliverer) catchUp() {
 	}
 }
 
+// watchdog beats for the stream-order guard (streamOrder.tick): on its own,
+// so that nothing but the process being paused or starved delays it.
+func (d *Deliverer) watchdog() {
+	every := max(min(d.cfg.AckWait/10, 100*time.Millisecond), time.Millisecond)
+	for {
+		if d.ord.tick(time.Now()) {
+			d.log.Warn("the process was paused or starved for over half the ack wait; the broker may send deliveries in hand again, so the guard catches up")
+		}
+		if d.stopCtx.Err() != nil {
+			return
+		}
+		sleep(d.stopCtx, every)
+	}
+}
+
 // pinDeadLetters pins the keys of the sync's dead letters already in the
 // DLQ (written before the sync was in stream order, or by an older
 // sfbridge), so that a replay of one finds what was written since.
@@ -452,9 +472,15 @@ func (d *Deliverer) work() {
 		}
 		ds, err := d.fetch()
 		stopped := d.stopCtx.Err() != nil // read once: a stop between two reads must not skip admitted
-		if d.ord != nil && d.ord.observe(ds) {
-			d.stats.gaps.Add(1)
-			d.log.Warn("a delivery reached no one (a fetch gave up as it was sent); until it is back and settled, every record is checked against the state store")
+		if d.ord != nil {
+			switch gap, stray := d.ord.observe(ds); {
+			case gap:
+				d.stats.gaps.Add(1)
+				d.log.Warn("a delivery reached no one (a fetch gave up as it was sent); until it is back and settled, every record is checked against the state store")
+			case stray:
+				d.stats.gaps.Add(1)
+				d.log.Warn("a delivery came back that this process did not hand back (its ack wait ran out); until the others of its time are settled, every record is checked against the state store")
+			}
 		}
 		if stopped || err != nil || len(ds) == 0 {
 			admitted()

@@ -51,8 +51,12 @@ type streamOrder struct {
 
 	mu     sync.Mutex
 	recent map[string]*recentKey
-	risky  map[string]map[uint64]struct{} // external ID → queue positions of deliveries to come back
-	pinned map[string]struct{}            // pin keys (pinKeys)
+	// away: deliveries this process nacked or handed back, by queue
+	// position (copies of a re-published page share an ID, not a position),
+	// and how many each key has.
+	away     map[uint64]string
+	awayKeys map[string]int
+	pinned   map[string]struct{} // pin keys (pinKeys)
 
 	// lastDelivery is the consumer's delivery number last fetched (under
 	// intake): a gap after it is a delivery that reached no one.
@@ -62,12 +66,17 @@ type streamOrder struct {
 	cmu        sync.Mutex
 	catchUpTo  uint64 // the position the ack floor must reach
 	needTarget bool   // catchUpTo must be read from the consumer again
-	drainFirst bool   // …once it has delivered everything published so far
 	doubts     uint64 // doubts so far: stats read before the last one are stale
 	// firstStart: the sync had delivered records before it was first run in
 	// stream order; the marker (guardKey) is written once it has caught up.
 	firstStart bool
 	guardKey   string // "guard/<sync>"
+
+	// beat is when the watchdog last ran (UnixNano); a lapse of over half
+	// the ack wait means the process was paused or starved, and the broker
+	// may have sent deliveries in hand again.
+	beat    atomic.Int64
+	ackWait time.Duration
 }
 
 // recentKey is what recent keeps of a key while batches in hand hold it.
@@ -77,21 +86,39 @@ type recentKey struct {
 	version record.Version
 }
 
-func newStreamOrder(st state.Store, sync string) *streamOrder {
-	return &streamOrder{
-		st: st, prefix: "pinned/" + sync + "/", guardKey: "guard/" + sync,
-		recent: map[string]*recentKey{}, risky: map[string]map[uint64]struct{}{}, pinned: map[string]struct{}{},
+func newStreamOrder(st state.Store, sync string, ackWait time.Duration) *streamOrder {
+	o := &streamOrder{
+		st: st, prefix: "pinned/" + sync + "/", guardKey: "guard/" + sync, ackWait: ackWait,
+		recent: map[string]*recentKey{}, away: map[uint64]string{}, awayKeys: map[string]int{}, pinned: map[string]struct{}{},
 	}
+	o.beat.Store(time.Now().UnixNano())
+	return o
 }
 
-// load reads the pinned keys and notes where the consumer stood: while its
-// ack floor is below lastDelivered, the previous process may have left
-// deliveries unsettled. A sync that delivered records before without the
-// stream-order guard (the marker guardKey is missing) may also have DLQ
-// replays waiting in the queue, published before this start with no pin for
-// their key: it catches up until the consumer has delivered everything
-// published before and settled it.
-func (o *streamOrder) load(ctx context.Context, lastDelivered, ackFloor uint64) error {
+// tick is the watchdog's beat (every tenth of the ack wait at most); it
+// reports whether it found a lapse, and doubts then.
+func (o *streamOrder) tick(now time.Time) (lapse bool) {
+	if lapse = o.lapsed(now); lapse {
+		o.doubt()
+	}
+	o.beat.Store(now.UnixNano())
+	return lapse
+}
+
+// lapsed reports whether the watchdog has not run for over half the ack
+// wait.
+func (o *streamOrder) lapsed(now time.Time) bool {
+	return now.UnixNano()-o.beat.Load() > int64(o.ackWait/2)
+}
+
+// load reads the pinned keys and notes where the consumer stood (st): while
+// its ack floor is below what it had delivered, the previous process may
+// have left deliveries unsettled. A sync that delivered records before
+// without the stream-order guard (the marker guardKey is missing) may also
+// have DLQ replays waiting in the queue, published before this start with no
+// pin for their key: it catches up until everything the queue held at the
+// start is settled.
+func (o *streamOrder) load(ctx context.Context, st queue.ConsumerStats) error {
 	entries, err := o.st.List(ctx, o.prefix)
 	if err != nil {
 		return err
@@ -108,15 +135,15 @@ func (o *streamOrder) load(ctx context.Context, lastDelivered, ackFloor uint64) 
 	}
 	o.cmu.Lock()
 	defer o.cmu.Unlock()
-	if ackFloor < lastDelivered {
-		o.catchUpTo = lastDelivered
+	if st.AckFloor < st.Delivered {
+		o.catchUpTo = st.Delivered
 		o.catchingUp.Store(true)
 	}
 	if !marked {
-		if lastDelivered == 0 {
+		if st.Delivered == 0 {
 			return o.mark(ctx) // a new sync: nothing of it can be in the queue out of order
 		}
-		o.firstStart, o.needTarget, o.drainFirst = true, true, true
+		o.firstStart, o.catchUpTo = true, max(o.catchUpTo, st.Stored)
 		o.catchingUp.Store(true)
 	}
 	return nil
@@ -153,23 +180,48 @@ func (o *streamOrder) doubtCount() uint64 {
 	return o.doubts
 }
 
-// observe checks the delivery numbers of a fetch (call with intake held):
-// a gap is a delivery that reached no one (sent to a fetch that had given
-// up), which will come back after the ack wait with a version this process
-// never saw. Then every record goes through the state store until it has
-// (doubt). It reports whether there was a gap.
-func (o *streamOrder) observe(ds []queue.Delivery) (gap bool) {
+// observe checks a fetch (call with intake held) for deliveries this
+// process cannot account for, and doubts when it finds one:
+//   - a gap in the delivery numbers: a delivery reached no one (sent to a
+//     fetch that had given up) and will come back after the ack wait with a
+//     version this process never saw;
+//   - a redelivery it did not cause (not nacked or handed back by it, not
+//     left by an earlier process): its ack wait ran out while in hand, and
+//     others of the batch it was in may come back too.
+//
+// It reports what it found.
+func (o *streamOrder) observe(ds []queue.Delivery) (gap, stray bool) {
 	for _, del := range ds {
-		_, n := del.Sequence()
+		pos, n := del.Sequence()
 		if o.lastDelivery != 0 && n != o.lastDelivery+1 {
 			gap = true
 		}
 		o.lastDelivery = n
+		if del.Attempt() > 1 && !o.isAway(pos) && !o.leftBefore(pos) {
+			stray = true
+		}
 	}
-	if gap {
+	if gap || stray {
 		o.doubt()
 	}
-	return gap
+	return gap, stray
+}
+
+// isAway reports whether the delivery at pos is one this process nacked or
+// handed back.
+func (o *streamOrder) isAway(pos uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.away[pos]
+	return ok
+}
+
+// leftBefore reports whether a delivery at pos is accounted for by the
+// catching-up period in progress (at or below its known target).
+func (o *streamOrder) leftBefore(pos uint64) bool {
+	o.cmu.Lock()
+	defer o.cmu.Unlock()
+	return o.catchingUp.Load() && !o.needTarget && pos <= o.catchUpTo
 }
 
 // caughtUp takes the consumer's stats while catching up (read after
@@ -187,11 +239,8 @@ func (o *streamOrder) caughtUp(st queue.ConsumerStats, seen uint64) (over, first
 		return false, false // read before the last doubt: the lost delivery may be past st.Delivered
 	}
 	if o.needTarget {
-		if o.drainFirst && st.Pending > 0 {
-			return false, false
-		}
 		// Everything delivered up to now, the lost delivery included.
-		o.catchUpTo, o.needTarget, o.drainFirst = max(o.catchUpTo, st.Delivered), false, false
+		o.catchUpTo, o.needTarget = max(o.catchUpTo, st.Delivered), false
 	}
 	if st.AckFloor < o.catchUpTo {
 		return false, false
@@ -271,24 +320,18 @@ func (o *streamOrder) written(key string, v record.Version) {
 // durable reports whether it must be checked against, and stored in, the
 // state store.
 func (o *streamOrder) durable(it *item) bool {
-	if it.replay {
+	if it.replay || it.del.Attempt() > 1 {
 		return true
 	}
-	if it.del.Attempt() > 1 {
-		if !o.catchingUp.Load() && !o.delayed(it) {
-			// A redelivery this process did not cause (its ack wait ran out
-			// while in hand, or the process was paused): the guard cannot
-			// tell what else is coming back.
-			o.doubt()
-		}
-		return true
+	if o.lapsed(time.Now()) {
+		o.doubt() // the watchdog has not run: paused; decide as it would
 	}
 	if o.catchingUp.Load() {
 		return true
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, ok := o.risky[it.act.Key]; ok {
+	if o.awayKeys[it.act.Key] > 0 {
 		return true
 	}
 	if len(o.pinned) == 0 {
@@ -310,23 +353,11 @@ func (o *streamOrder) delay(it *item) {
 	}
 	pos, _ := it.del.Sequence()
 	o.mu.Lock()
-	ids := o.risky[it.act.Key]
-	if ids == nil {
-		ids = map[uint64]struct{}{}
-		o.risky[it.act.Key] = ids
+	if _, ok := o.away[pos]; !ok {
+		o.away[pos] = it.act.Key
+		o.awayKeys[it.act.Key]++
 	}
-	ids[pos] = struct{}{}
 	o.mu.Unlock()
-}
-
-// delayed reports whether this process delayed it (it is one of its key's
-// deliveries to come back).
-func (o *streamOrder) delayed(it *item) bool {
-	pos, _ := it.del.Sequence()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	_, ok := o.risky[it.act.Key][pos]
-	return ok
 }
 
 // ended notes that it reached an end state (delivered, superseded, DLQ).
@@ -336,10 +367,10 @@ func (o *streamOrder) ended(it *item) {
 	}
 	pos, _ := it.del.Sequence()
 	o.mu.Lock()
-	if ids := o.risky[it.act.Key]; ids != nil {
-		delete(ids, pos)
-		if len(ids) == 0 {
-			delete(o.risky, it.act.Key)
+	if key, ok := o.away[pos]; ok {
+		delete(o.away, pos)
+		if o.awayKeys[key]--; o.awayKeys[key] <= 0 {
+			delete(o.awayKeys, key)
 		}
 	}
 	o.mu.Unlock()

@@ -39,16 +39,22 @@ func deliveries(consumer ...uint64) []queue.Delivery {
 	return out
 }
 
+// gapIn is observe's gap report.
+func gapIn(o *streamOrder, ds []queue.Delivery) bool {
+	gap, _ := o.observe(ds)
+	return gap
+}
+
 // A delivery number skipped between fetches is a delivery that reached no
 // one: the guard catches up until the ack floor passes everything the
 // consumer had delivered when it looked.
 func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
-	o := newStreamOrder(nil, "s")
-	require.False(t, o.observe(deliveries(1, 2, 3)))
-	require.False(t, o.observe(deliveries(4)))
+	o := newStreamOrder(nil, "s", time.Minute)
+	require.False(t, gapIn(o, deliveries(1, 2, 3)))
+	require.False(t, gapIn(o, deliveries(4)))
 	require.False(t, o.catchingUp.Load())
 
-	require.True(t, o.observe(deliveries(6, 7)), "5 reached no one")
+	require.True(t, gapIn(o, deliveries(6, 7)), "5 reached no one")
 	require.True(t, o.catchingUp.Load())
 	// The consumer has delivered up to position 120 by now; the floor is
 	// held below the lost delivery.
@@ -62,8 +68,8 @@ func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
 	require.False(t, first)
 	require.False(t, o.catchingUp.Load())
 
-	require.False(t, o.observe(deliveries(8)), "no gap after the catch-up")
-	require.True(t, o.observe(deliveries(10)), "another gap: another period")
+	require.False(t, gapIn(o, deliveries(8)), "no gap after the catch-up")
+	require.True(t, gapIn(o, deliveries(10)), "another gap: another period")
 	require.True(t, o.catchingUp.Load())
 
 	// Stats read before a doubt cannot end the period it starts: the lost
@@ -76,25 +82,54 @@ func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
 	require.True(t, over)
 }
 
-// A redelivery this process did not delay (its ack wait ran out while in
-// hand) goes through the state store and starts a catching-up period.
+// A redelivery this process did not cause (its ack wait ran out while in
+// hand) starts a catching-up period; one it nacked, or one an earlier
+// process left (within the period in progress), does not.
 func TestStreamOrderUnexplainedRedeliveryStartsCatchingUp(t *testing.T) {
-	o := newStreamOrder(nil, "s")
-	nacked := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 7}, act: sfsync.Action{Key: "k"}}
+	o := newStreamOrder(nil, "s", time.Minute)
+	nacked := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 7, consumer: 1}, act: sfsync.Action{Key: "k"}}
+	_, stray := o.observe([]queue.Delivery{nacked.del})
+	require.False(t, stray)
 	o.delay(nacked)
-	back := &item{del: fakeDelivery{id: "m-1", attempt: 2, stream: 7}, act: sfsync.Action{Key: "k"}}
-	require.True(t, o.durable(back))
-	require.False(t, o.catchingUp.Load(), "a redelivery of what this process nacked is accounted for")
-	stray := &item{del: fakeDelivery{id: "m-9", attempt: 2, stream: 9}, act: sfsync.Action{Key: "j"}}
-	require.True(t, o.durable(stray))
+	_, stray = o.observe([]queue.Delivery{fakeDelivery{id: "m-1", attempt: 2, stream: 7, consumer: 2}})
+	require.False(t, stray, "a redelivery of what this process nacked is accounted for")
+	require.False(t, o.catchingUp.Load())
+
+	_, stray = o.observe([]queue.Delivery{fakeDelivery{id: "m-9", attempt: 2, stream: 9, consumer: 3}})
+	require.True(t, stray)
 	require.True(t, o.catchingUp.Load())
+	over, _ := o.caughtUp(queue.ConsumerStats{Delivered: 20, AckFloor: 8}, o.doubtCount())
+	require.False(t, over)
+	// Within the period, a redelivery at or below its target is accounted
+	// for; one past it is not.
+	_, stray = o.observe([]queue.Delivery{fakeDelivery{id: "m-8", attempt: 2, stream: 15, consumer: 4}})
+	require.False(t, stray)
+	_, stray = o.observe([]queue.Delivery{fakeDelivery{id: "m-5", attempt: 2, stream: 25, consumer: 5}})
+	require.True(t, stray)
+}
+
+// The watchdog: a lapse of over half the ack wait (the process was paused)
+// starts a catching-up period, and so does a durable check that finds the
+// watchdog late.
+func TestStreamOrderWatchdogLapse(t *testing.T) {
+	o := newStreamOrder(nil, "s", time.Second)
+	now := time.Now()
+	require.False(t, o.tick(now.Add(400*time.Millisecond)))
+	require.False(t, o.catchingUp.Load())
+	require.True(t, o.tick(now.Add(1100*time.Millisecond)), "600 ms without a beat")
+	require.True(t, o.catchingUp.Load())
+
+	o = newStreamOrder(nil, "s", time.Second)
+	o.beat.Store(time.Now().Add(-2 * time.Second).UnixNano())
+	fresh := &item{del: fakeDelivery{id: "m", attempt: 1, stream: 1}, act: sfsync.Action{Key: "k"}}
+	require.True(t, o.durable(fresh), "decided as catching up")
 }
 
 // A re-published page repeats delivery IDs, but each copy has its own
 // queue position: the key stays risky until every delayed copy has ended,
 // and a copy nacked several times is one entry.
 func TestStreamOrderRiskyCountsEachCopy(t *testing.T) {
-	o := newStreamOrder(nil, "s")
+	o := newStreamOrder(nil, "s", time.Minute)
 	copy1 := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 10}, act: sfsync.Action{Key: "k"}}
 	copy2 := &item{del: fakeDelivery{id: "m-1", attempt: 1, stream: 20}, act: sfsync.Action{Key: "k"}}
 	o.delay(copy1)
@@ -106,12 +141,13 @@ func TestStreamOrderRiskyCountsEachCopy(t *testing.T) {
 	require.True(t, o.durable(fresh), "copy 2 is still away")
 	o.ended(&item{del: fakeDelivery{id: "m-1", attempt: 2, stream: 20}, act: sfsync.Action{Key: "k"}})
 	require.False(t, o.durable(fresh), "both copies ended")
-	require.Empty(t, o.risky)
+	require.Empty(t, o.away)
+	require.Empty(t, o.awayKeys)
 }
 
 // A key held by two batches in hand is shared: its write must be stored.
 func TestStreamOrderSharedKeys(t *testing.T) {
-	o := newStreamOrder(nil, "s")
+	o := newStreamOrder(nil, "s", time.Minute)
 	o.register([]string{"a", "b"})
 	require.False(t, o.shared("a"))
 	o.register([]string{"b"})

@@ -97,6 +97,9 @@ type ConsumerStats struct {
 	// process that stopped without settling it.
 	Delivered uint64
 	AckFloor  uint64
+	// Stored is the position of the newest message the queue holds (on any
+	// subject): everything published so far is at or below it.
+	Stored uint64
 }
 
 // Delivery is one message handed to a consumer. Settle it exactly once with

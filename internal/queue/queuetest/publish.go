@@ -285,13 +285,14 @@ func testConsumerLifecycle(t *testing.T, h Harness) {
 func testStats(t *testing.T, h Harness) {
 	ctx := context.Background()
 	c := consumer(t, h.Queue, queue.ConsumerConfig{Name: "sync1", Subject: "in.>"})
-	st, err := c.Stats(ctx)
-	require.NoError(t, err)
-	require.Equal(t, queue.ConsumerStats{}, st)
 	// backlog drops the positions, which depend on what the stream held before.
 	backlog := func(s queue.ConsumerStats) queue.ConsumerStats {
 		return queue.ConsumerStats{Pending: s.Pending, InFlight: s.InFlight, Redelivered: s.Redelivered}
 	}
+	st, err := c.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, queue.ConsumerStats{}, backlog(st))
+	require.Equal(t, st.AckFloor, st.Delivered, "nothing delivered yet")
 
 	publish(t, h.Queue, msgs("in.s.x", 5)...)
 	got := fetchN(t, c, 2)
@@ -301,8 +302,10 @@ func testStats(t *testing.T, h Harness) {
 		st, err = c.Stats(ctx)
 		return err == nil && backlog(st) == queue.ConsumerStats{Pending: 3, InFlight: 2}
 	}, 5*time.Second, 10*time.Millisecond, "last stats: %+v, %v", st, err)
-	// Two delivered, none settled: the ack floor is below the last delivered.
+	// Two delivered, none settled: the ack floor is below the last delivered,
+	// and the newest stored message is three further on.
 	require.Less(t, st.AckFloor, st.Delivered, "%+v", st)
+	require.Equal(t, st.Delivered+3, st.Stored, "%+v", st)
 	firstDelivered := st.Delivered
 
 	require.NoError(t, got[0].Nack(ctx, 0))
