@@ -531,13 +531,16 @@ func (d *Deliverer) releaseAll(ctx context.Context, items []*item) {
 }
 
 // heartbeat keeps the batch's unsettled deliveries from being redelivered
-// (InProgress every third of the ack wait) until the returned func is
+// (InProgress every sixth of the ack wait) until the returned func is
 // called: a slow write, a wait for a key, an outage. With the stream-order
 // guard, a heartbeat that fails may have let the broker send a delivery in
-// hand again: the guard catches up (a pause of the whole process is the
-// watchdog's to notice).
+// hand again: the guard catches up. A stall of the whole process is the
+// watchdog's to notice: two signals to one delivery are at most a third of
+// the ack wait apart (a tick, plus a round bounded by the same interval),
+// so only a stall of over half the ack wait, which the watchdog sees, lets
+// a delivery in hand expire.
 func (d *Deliverer) heartbeat(items []*item) (stop func()) {
-	every := max(d.cfg.AckWait/3, 5*time.Millisecond)
+	every := max(d.cfg.AckWait/6, 5*time.Millisecond)
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(every)

@@ -313,12 +313,10 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		if err := d.pinDeadLetters(ctx); err != nil {
 			return fmt.Errorf("deliver: sync %s: pinning the keys of its dead letters: %w", d.name, err)
 		}
-	} else if d.cfg.Sync.InStreamOrder() {
+	} else if err := unmark(ctx, d.cfg.State, d.name); err != nil {
 		// The next start in stream order must catch up on what this run
-		// leaves in the queue.
-		if err := unmark(ctx, d.cfg.State, d.name); err != nil {
-			d.log.Warn("cannot remove the stream-order marker; a later start in stream order may not catch up on waiting replays", "err", err)
-		}
+		// leaves in the queue (replays of keys it does not pin).
+		return fmt.Errorf("deliver: sync %s: removing the stream-order marker: %w", d.name, err)
 	}
 	d.started = true
 	d.cons = cons
@@ -331,6 +329,7 @@ func (d *Deliverer) Start(ctx context.Context) error {
 	}
 	wg.Go(d.probe)
 	if d.ord != nil {
+		d.ord.beat.Store(time.Now().UnixNano()) // the start's own work is no lapse
 		wg.Go(d.catchUp)
 		wg.Go(d.watchdog)
 	}
@@ -400,8 +399,12 @@ func (d *Deliverer) catchUp() {
 				d.log.Info("deliveries left unsettled by an earlier process, or lost on their way, will come back; every record is checked against the state store until they are settled")
 				logged = true
 			}
+			// With intake held, no fetch is under way: a delivery the broker
+			// sent before the read has been observed (a doubt, or registered).
+			d.ord.intake.Lock()
 			seen := d.ord.doubtCount()
 			st, err := d.cons.Stats(d.stopCtx)
+			d.ord.intake.Unlock()
 			if err == nil {
 				if over, first := d.ord.caughtUp(st, seen); over {
 					d.log.Info("the deliveries that were to come back are settled")

@@ -67,6 +67,9 @@ type streamOrder struct {
 	catchUpTo  uint64 // the position the ack floor must reach
 	needTarget bool   // catchUpTo must be read from the consumer again
 	doubts     uint64 // doubts so far: stats read before the last one are stale
+	// leftTo: the last position delivered before the start, while the
+	// deliveries an earlier process left may still come back (0 after).
+	leftTo uint64
 	// firstStart: the sync had delivered records before it was first run in
 	// stream order; the marker (guardKey) is written once it has caught up.
 	firstStart bool
@@ -135,8 +138,10 @@ func (o *streamOrder) load(ctx context.Context, st queue.ConsumerStats) error {
 	}
 	o.cmu.Lock()
 	defer o.cmu.Unlock()
-	if st.AckFloor < st.Delivered {
-		o.catchUpTo = st.Delivered
+	// InFlight: a filtered consumer's delivered position also passes other
+	// subjects' messages, so a floor below it alone proves nothing.
+	if st.InFlight > 0 && st.AckFloor < st.Delivered {
+		o.catchUpTo, o.leftTo = st.Delivered, st.Delivered
 		o.catchingUp.Store(true)
 	}
 	if !marked {
@@ -216,16 +221,17 @@ func (o *streamOrder) isAway(pos uint64) bool {
 	return ok
 }
 
-// leftBefore reports whether a delivery at pos is accounted for by the
-// catching-up period in progress (at or below its known target).
+// leftBefore reports whether a redelivery at pos is one an earlier process
+// left (delivered before the start, while those may still come back).
 func (o *streamOrder) leftBefore(pos uint64) bool {
 	o.cmu.Lock()
 	defer o.cmu.Unlock()
-	return o.catchingUp.Load() && !o.needTarget && pos <= o.catchUpTo
+	return pos <= o.leftTo
 }
 
 // caughtUp takes the consumer's stats while catching up (read after
-// doubtCount returned seen): it sets the position to reach where a doubt
+// doubtCount returned seen, both with intake held: no fetch under way, so a
+// delivery sent before the read has been observed): it sets the position to reach where a doubt
 // left it unknown, and ends the period once the ack floor has reached it.
 // It reports whether the period is over; firstDone is set when that ends a
 // first start (the caller then writes the marker).
@@ -242,10 +248,15 @@ func (o *streamOrder) caughtUp(st queue.ConsumerStats, seen uint64) (over, first
 		// Everything delivered up to now, the lost delivery included.
 		o.catchUpTo, o.needTarget = max(o.catchUpTo, st.Delivered), false
 	}
-	if st.AckFloor < o.catchUpTo {
+	// Nothing unsettled at all (read with no fetch under way), or every
+	// position up to the target settled.
+	// (A first start waits for the floor whatever is in flight: what it
+	// waits for may not have been delivered yet.)
+	if (o.firstStart || st.InFlight > 0) && st.AckFloor < o.catchUpTo {
 		return false, false
 	}
 	o.catchingUp.Store(false)
+	o.leftTo = 0
 	firstDone, o.firstStart = o.firstStart, false
 	return true, firstDone
 }
