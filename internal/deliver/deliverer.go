@@ -356,6 +356,12 @@ func (d *Deliverer) Stop(ctx context.Context) error {
 	d.stop()
 	select {
 	case <-d.done:
+		if d.ord != nil {
+			// A clean stop: the next start need not catch up.
+			if err := d.ord.mark(ctx); err != nil {
+				d.log.Warn("cannot note the clean stop in the state store; the next start catches up", "err", err)
+			}
+		}
 		return nil
 	case <-ctx.Done():
 		d.abandon()
@@ -403,18 +409,13 @@ func (d *Deliverer) catchUp() {
 			// sent before the read has been observed (a doubt, or registered).
 			d.ord.intake.Lock()
 			seen := d.ord.doubtCount()
-			st, err := d.cons.Stats(d.stopCtx)
+			ctx, cancel := context.WithTimeout(d.stopCtx, every)
+			st, err := d.cons.Stats(ctx)
+			cancel()
 			d.ord.intake.Unlock()
-			if err == nil {
-				if over, first := d.ord.caughtUp(st, seen); over {
-					d.log.Info("the deliveries that were to come back are settled")
-					logged = false
-					if first {
-						if err := d.ord.mark(d.stopCtx); err != nil {
-							d.log.Warn("cannot mark the sync as running in stream order; the next start catches up again", "err", err)
-						}
-					}
-				}
+			if err == nil && d.ord.caughtUp(st, seen) {
+				d.log.Info("the deliveries that were to come back are settled")
+				logged = false
 			}
 		}
 		if d.stopCtx.Err() != nil {

@@ -144,17 +144,25 @@ func (o *streamOrder) load(ctx context.Context, st queue.ConsumerStats) error {
 		o.catchUpTo, o.leftTo = st.Delivered, st.Delivered
 		o.catchingUp.Store(true)
 	}
-	if !marked {
-		if st.Delivered == 0 {
-			return o.mark(ctx) // a new sync: nothing of it can be in the queue out of order
-		}
+	if !marked && st.Delivered > 0 {
+		// Delivered before with no marker: the previous run used the
+		// state-store guard (or an older sfbridge), or did not stop cleanly
+		// (the broker's consumer state reaches its disk a little after the
+		// deliveries it describes, so what a killed process had in hand may
+		// not show as in flight). Catch up on everything the queue holds.
 		o.firstStart, o.catchUpTo = true, max(o.catchUpTo, st.Stored)
 		o.catchingUp.Store(true)
+	}
+	o.lastDelivery = st.Deliveries
+	if marked {
+		// Written again by a clean stop; a crash leaves it missing.
+		return o.st.Delete(ctx, o.guardKey, 0)
 	}
 	return nil
 }
 
-// mark writes the marker that the sync runs with the stream-order guard.
+// mark writes the marker that the sync ran with the stream-order guard and
+// stopped cleanly.
 func (o *streamOrder) mark(ctx context.Context) error {
 	doc, _ := json.Marshal(map[string]any{"v": 1, "guard": GuardStreamOrder, "at": time.Now().UTC()})
 	_, err := o.st.Put(ctx, o.guardKey, doc)
@@ -233,16 +241,15 @@ func (o *streamOrder) leftBefore(pos uint64) bool {
 // doubtCount returned seen, both with intake held: no fetch under way, so a
 // delivery sent before the read has been observed): it sets the position to reach where a doubt
 // left it unknown, and ends the period once the ack floor has reached it.
-// It reports whether the period is over; firstDone is set when that ends a
-// first start (the caller then writes the marker).
-func (o *streamOrder) caughtUp(st queue.ConsumerStats, seen uint64) (over, firstDone bool) {
+// It reports whether the period is over.
+func (o *streamOrder) caughtUp(st queue.ConsumerStats, seen uint64) bool {
 	o.cmu.Lock()
 	defer o.cmu.Unlock()
 	if !o.catchingUp.Load() {
-		return true, false
+		return true
 	}
 	if seen != o.doubts {
-		return false, false // read before the last doubt: the lost delivery may be past st.Delivered
+		return false // read before the last doubt: the lost delivery may be past st.Delivered
 	}
 	if o.needTarget {
 		// Everything delivered up to now, the lost delivery included.
@@ -253,12 +260,12 @@ func (o *streamOrder) caughtUp(st queue.ConsumerStats, seen uint64) (over, first
 	// (A first start waits for the floor whatever is in flight: what it
 	// waits for may not have been delivered yet.)
 	if (o.firstStart || st.InFlight > 0) && st.AckFloor < o.catchUpTo {
-		return false, false
+		return false
 	}
 	o.catchingUp.Store(false)
 	o.leftTo = 0
-	firstDone, o.firstStart = o.firstStart, false
-	return true, firstDone
+	o.firstStart = false
+	return true
 }
 
 // register holds keys for a batch in hand (call with intake held).

@@ -59,13 +59,12 @@ func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
 	// The consumer has delivered up to position 120 by now; the floor is
 	// held below the lost delivery.
 	seen := o.doubtCount()
-	over, _ := o.caughtUp(queue.ConsumerStats{Delivered: 120, AckFloor: 104, InFlight: 1}, seen)
+	over := o.caughtUp(queue.ConsumerStats{Delivered: 120, AckFloor: 104, InFlight: 1}, seen)
 	require.False(t, over)
-	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 119, InFlight: 1}, seen)
+	over = o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 119, InFlight: 1}, seen)
 	require.False(t, over, "the target stays where it was read")
-	over, first := o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 120, InFlight: 1}, seen)
+	over = o.caughtUp(queue.ConsumerStats{Delivered: 130, AckFloor: 120, InFlight: 1}, seen)
 	require.True(t, over)
-	require.False(t, first)
 	require.False(t, o.catchingUp.Load())
 
 	require.False(t, gapIn(o, deliveries(8)), "no gap after the catch-up")
@@ -76,9 +75,9 @@ func TestStreamOrderGapStartsCatchingUp(t *testing.T) {
 	// delivery may lie past what they say was delivered.
 	seen = o.doubtCount()
 	o.doubt()
-	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 140, AckFloor: 140, InFlight: 0}, seen)
+	over = o.caughtUp(queue.ConsumerStats{Delivered: 140, AckFloor: 140, InFlight: 0}, seen)
 	require.False(t, over, "stats from before the doubt")
-	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 150, AckFloor: 150, InFlight: 0}, o.doubtCount())
+	over = o.caughtUp(queue.ConsumerStats{Delivered: 150, AckFloor: 150, InFlight: 0}, o.doubtCount())
 	require.True(t, over)
 }
 
@@ -98,7 +97,7 @@ func TestStreamOrderUnexplainedRedeliveryStartsCatchingUp(t *testing.T) {
 	_, stray = o.observe([]queue.Delivery{fakeDelivery{id: "m-9", attempt: 2, stream: 9, consumer: 3}})
 	require.True(t, stray)
 	require.True(t, o.catchingUp.Load())
-	over, _ := o.caughtUp(queue.ConsumerStats{Delivered: 20, AckFloor: 8, InFlight: 1}, o.doubtCount())
+	over := o.caughtUp(queue.ConsumerStats{Delivered: 20, AckFloor: 8, InFlight: 1}, o.doubtCount())
 	require.False(t, over)
 	// Another one during the period is a doubt too: only what an earlier
 	// process left is accounted for (leftTo, from the start).
@@ -109,7 +108,7 @@ func TestStreamOrderUnexplainedRedeliveryStartsCatchingUp(t *testing.T) {
 	require.False(t, stray, "left by an earlier process")
 	// The period ends when nothing is in flight any more, and then nothing
 	// counts as left before.
-	over, _ = o.caughtUp(queue.ConsumerStats{Delivered: 30, AckFloor: 12}, o.doubtCount())
+	over = o.caughtUp(queue.ConsumerStats{Delivered: 30, AckFloor: 12}, o.doubtCount())
 	require.True(t, over, "nothing in flight")
 	_, stray = o.observe([]queue.Delivery{fakeDelivery{id: "m-8", attempt: 2, stream: 15, consumer: 6}})
 	require.True(t, stray)

@@ -97,6 +97,9 @@ type ConsumerStats struct {
 	// process that stopped without settling it.
 	Delivered uint64
 	AckFloor  uint64
+	// Deliveries is the number of the last delivery (Delivery.Sequence's
+	// consumer number), 0 before the first.
+	Deliveries uint64
 	// Stored is the position of the newest message the queue holds (on any
 	// subject): everything published so far is at or below it.
 	Stored uint64

@@ -102,6 +102,7 @@ func (c *Consumer) Stats(ctx context.Context) (queue.ConsumerStats, error) {
 		Redelivered: info.NumRedelivered,
 		Delivered:   info.Delivered.Stream,
 		AckFloor:    info.AckFloor.Stream,
+		Deliveries:  info.Delivered.Consumer,
 		Stored:      si.State.LastSeq,
 	}, nil
 }

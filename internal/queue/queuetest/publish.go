@@ -330,6 +330,10 @@ func testStats(t *testing.T, h Harness) {
 		pos[d.ID()] = sp
 	}
 	require.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, cons)
+	require.Eventually(t, func() bool {
+		st, err = c.Stats(ctx)
+		return err == nil && st.Deliveries == 6
+	}, 10*time.Second, 20*time.Millisecond, "the consumer counts the six deliveries: %+v, %v", st, err)
 	for i := 1; i < 5; i++ {
 		require.Less(t, pos[fmt.Sprintf("in.s.x#%d", i-1)], pos[fmt.Sprintf("in.s.x#%d", i)])
 	}
