@@ -154,24 +154,11 @@ func TestStreamOrderReplayOfAnOlderDeadLetterIsSuperseded(t *testing.T) {
 
 	// The next process: the pins are read back. (It starts once the broker
 	// has the dead letter's term, so it has nothing to catch up on.)
-	d = e.deliverer("counselors", options{deliver: streamOrder, beforeStart: func() {
-		c, err := e.queue.Consumer(context.Background(), queueConfig(e, "counselors"))
-		require.NoError(t, err)
-		require.Eventually(t, func() bool {
-			st, err := c.Stats(context.Background())
-			return err == nil && st.AckFloor == st.Delivered
-		}, waitFor, pollEvery)
-		// A pull request the stopped process left open (IdlePoll, 200 ms)
-		// would take v2 to nobody, and v2 would come back as a redelivery.
-		time.Sleep(time.Second)
-	}})
+	d = e.deliverer("counselors", options{deliver: streamOrder, beforeStart: func() { e.settledAndQuiet() }})
 	require.False(t, d.Stats().CatchingUp)
 	e.publish(newer)
 	waitStats(t, d, "v2 delivered", func(s deliver.Stats) bool { return s.Delivered == 1 })
-	items := e.dlqItems()
-	require.Len(t, items, 1)
-	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
-	require.NoError(t, err)
+	e.replayTheDeadLetter()
 	waitStats(t, d, "the replay superseded", func(s deliver.Stats) bool { return s.Superseded == 1 })
 	s := stop(t, d)
 	require.Equal(t, int64(2), s.Durable, "v2 (pinned) and the replay")
@@ -190,32 +177,14 @@ func queueConfig(e *env, name string) queue.ConsumerConfig {
 // newer version written since.
 func TestStreamOrderPinsTheDLQItFinds(t *testing.T) {
 	t.Parallel()
-	e := setup(t, options{})
-	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: []string{"c-1"}, Times: 1, Error: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}}})
-	older := row{ID: "c-1", LastName: "Older", Email: "old@example.org", Version: 1}
-	newer := row{ID: "c-1", LastName: "Newer", Email: "new@example.org", Version: 2}
-	d := e.deliverer("counselors", options{}) // the state-store guard
-	e.publish(older)
-	waitStats(t, d, "v1 dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
-	stop(t, d)
+	e, newer := deadLetteredUnderTheStateStoreGuard(t)
 	require.Empty(t, e.stateKeys("pinned/"))
 
-	d = e.deliverer("counselors", options{deliver: streamOrder, beforeStart: func() {
-		c, err := e.queue.Consumer(context.Background(), queueConfig(e, "counselors"))
-		require.NoError(t, err)
-		require.Eventually(t, func() bool {
-			st, err := c.Stats(context.Background())
-			return err == nil && st.AckFloor == st.Delivered
-		}, waitFor, pollEvery)
-		time.Sleep(time.Second) // the stopped loop's open pull request expires (see above)
-	}})
+	d := e.deliverer("counselors", options{deliver: streamOrder, beforeStart: func() { e.settledAndQuiet() }})
 	require.Len(t, e.stateKeys("pinned/counselors/"), 2, "pinned at start")
 	e.publish(newer)
 	waitStats(t, d, "v2 delivered", func(s deliver.Stats) bool { return s.Delivered == 1 })
-	items := e.dlqItems()
-	require.Len(t, items, 1)
-	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
-	require.NoError(t, err)
+	e.replayTheDeadLetter()
 	waitStats(t, d, "the replay superseded", func(s deliver.Stats) bool { return s.Superseded == 1 })
 	stop(t, d)
 	e.requireInSalesforce([]row{newer})
@@ -228,26 +197,16 @@ func TestStreamOrderPinsTheDLQItFinds(t *testing.T) {
 // was published before, then marks the sync.
 func TestStreamOrderFirstStartCatchesUpOnWaitingReplays(t *testing.T) {
 	t.Parallel()
-	e := setup(t, options{})
-	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: []string{"c-1"}, Times: 1, Error: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}}})
-	older := row{ID: "c-1", LastName: "Older", Email: "old@example.org", Version: 1}
-	newer := row{ID: "c-1", LastName: "Newer", Email: "new@example.org", Version: 2}
-	d := e.deliverer("counselors", options{}) // the state-store guard
-	e.publish(older)
-	waitStats(t, d, "v1 dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
-	stop(t, d)
+	e, newer := deadLetteredUnderTheStateStoreGuard(t)
 	require.Empty(t, e.stateKeys("guard/"))
-	time.Sleep(time.Second) // the stopped loop's open pull request expires (see above)
+	e.settledAndQuiet()
 
 	// While no loop runs: the newer version, then the replay of the older.
 	e.publish(newer)
-	items := e.dlqItems()
-	require.Len(t, items, 1)
-	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
-	require.NoError(t, err)
+	e.replayTheDeadLetter()
 	require.Empty(t, e.dlqItems())
 
-	d = e.deliverer("counselors", options{deliver: streamOrder})
+	d := e.deliverer("counselors", options{deliver: streamOrder})
 	require.True(t, d.Stats().CatchingUp)
 	waitStats(t, d, "v2 delivered, the replay superseded", func(s deliver.Stats) bool { return s.Delivered == 1 && s.Superseded == 1 })
 	waitStats(t, d, "caught up", func(s deliver.Stats) bool { return !s.CatchingUp })
@@ -278,4 +237,42 @@ func TestStreamOrderUncleanStopCatchesUpNextTime(t *testing.T) {
 	stop(t, d)
 	require.Len(t, e.stateKeys("guard/counselors"), 1, "a clean stop")
 	e.requireInSalesforce(rows(10))
+}
+
+// deadLetteredUnderTheStateStoreGuard runs the counselors sync with the
+// state-store guard until v1 of c-1 is in the DLQ (a validation rule that
+// fails it once), stops it, and returns the env and v2 of c-1.
+func deadLetteredUnderTheStateStoreGuard(t *testing.T) (*env, row) {
+	t.Helper()
+	e := setup(t, options{})
+	e.faults(sfemu.FaultConfig{Records: []sfemu.RecordFault{{Object: "Contact", Keys: []string{"c-1"}, Times: 1, Error: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}}})
+	d := e.deliverer("counselors", options{})
+	e.publish(row{ID: "c-1", LastName: "Older", Email: "old@example.org", Version: 1})
+	waitStats(t, d, "v1 dead-lettered", func(s deliver.Stats) bool { return s.DeadLettered == 1 })
+	stop(t, d)
+	return e, row{ID: "c-1", LastName: "Newer", Email: "new@example.org", Version: 2}
+}
+
+// settledAndQuiet waits until the broker has every settle of the stopped
+// loop, and until the pull request it left open (IdlePoll, 200 ms) has
+// expired: otherwise the next record published would go to that request,
+// reach no one, and come back as a redelivery.
+func (e *env) settledAndQuiet() {
+	e.t.Helper()
+	c, err := e.queue.Consumer(context.Background(), queueConfig(e, "counselors"))
+	require.NoError(e.t, err)
+	require.Eventually(e.t, func() bool {
+		st, err := c.Stats(context.Background())
+		return err == nil && st.AckFloor == st.Delivered
+	}, waitFor, pollEvery)
+	time.Sleep(time.Second)
+}
+
+// replayTheDeadLetter replays the DLQ's one entry.
+func (e *env) replayTheDeadLetter() {
+	e.t.Helper()
+	items := e.dlqItems()
+	require.Len(e.t, items, 1)
+	_, err := e.dlq.Replay(context.Background(), items[0].Seq)
+	require.NoError(e.t, err)
 }
