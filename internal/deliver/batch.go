@@ -152,7 +152,7 @@ func (d *Deliverer) process(ds []queue.Delivery, admitted func()) {
 	}
 	var write []*item
 	for _, it := range kept {
-		if d.newerWritten(it) {
+		if d.ord.newerWritten(it) {
 			d.supersede(ctx, it)
 			continue
 		}
@@ -328,13 +328,11 @@ func assign(items []*item, res []salesforce.Result, err error) {
 // delivered settles a written record: store its version (compare-and-set),
 // then ack (invariant 4, then invariant 2).
 func (d *Deliverer) delivered(ctx context.Context, it *item) {
-	if d.ord != nil {
-		// Before the save: if it fails and the record is handed back, a
-		// batch waiting for the key still knows what Salesforce holds.
-		d.ord.written(it.act.Key, it.act.Version)
-	}
+	// Before the save: if it fails and the record is handed back, a batch
+	// waiting for the key still knows what Salesforce holds.
+	d.ord.written(it.act.Key, it.act.Version)
 	var err error
-	if it.durable || d.ord != nil && d.ord.shared(it.act.Key) {
+	if it.durable || d.ord.shared(it.act.Key) {
 		if !it.durable {
 			d.stats.durable.Add(1) // stored: another batch in hand holds the key
 		}
@@ -351,9 +349,7 @@ func (d *Deliverer) delivered(ctx context.Context, it *item) {
 		d.releaseOne(ctx, it)
 		return
 	}
-	if d.ord != nil {
-		d.ord.ended(it)
-	}
+	d.ord.ended(it)
 	d.clearLedger(ctx, it)
 	d.win.delivered()
 	if it.incomparable {
@@ -364,9 +360,7 @@ func (d *Deliverer) delivered(ctx context.Context, it *item) {
 
 // supersede settles a record a newer version of its key made moot.
 func (d *Deliverer) supersede(ctx context.Context, it *item) {
-	if d.ord != nil {
-		d.ord.ended(it)
-	}
+	d.ord.ended(it)
 	d.clearLedger(ctx, it)
 	d.ack(ctx, it, &d.stats.superseded)
 }
@@ -375,7 +369,7 @@ func (d *Deliverer) supersede(ctx context.Context, it *item) {
 // and the record is nacked with backoff, or dead-lettered once the ledger
 // holds max_attempts failures.
 func (d *Deliverer) retry(ctx context.Context, b *batch, it *item) {
-	if d.newerWritten(it) {
+	if d.ord.newerWritten(it) {
 		d.supersede(ctx, it) // moot: a newer version is in Salesforce
 		return
 	}
@@ -391,9 +385,7 @@ func (d *Deliverer) retry(ctx context.Context, b *batch, it *item) {
 	if w := salesforce.Classify(it.res.Err).Wait; w > delay {
 		delay = w
 	}
-	if d.ord != nil {
-		d.ord.delay(it)
-	}
+	d.ord.delay(it)
 	if err := settle(ctx, func(c context.Context) error { return it.del.Nack(c, delay) }); err != nil {
 		d.log.Debug("nack failed; the record comes back after the ack wait", "id", it.del.ID(), "err", err)
 	}
@@ -449,7 +441,7 @@ func (d *Deliverer) clearLedger(ctx context.Context, it *item) {
 // terminates the delivery (invariant 2: DLQ, then ack). When the DLQ window
 // refuses it, the record is handed back and the sync stops.
 func (d *Deliverer) deadLetter(ctx context.Context, b *batch, it *item, reason dlq.Reason, history []dlq.Attempt) {
-	if d.newerWritten(it) {
+	if d.ord.newerWritten(it) {
 		d.supersede(ctx, it) // moot: a newer version is in Salesforce
 		return
 	}
@@ -489,9 +481,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, b *batch, it *item, reason d
 		d.releaseOne(ctx, it)
 		return
 	}
-	if d.ord != nil {
-		d.ord.ended(it)
-	}
+	d.ord.ended(it)
 	d.clearLedger(ctx, it)
 	if err := settle(ctx, it.del.Term); err != nil {
 		d.log.Debug("term failed; the record comes back and its DLQ entry is deduplicated", "id", it.del.ID(), "err", err)
@@ -506,9 +496,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, b *batch, it *item, reason d
 func (d *Deliverer) ack(ctx context.Context, it *item, c *atomic.Int64) {
 	if err := settle(ctx, it.del.Ack); err != nil {
 		d.log.Debug("ack failed; the record comes back after the ack wait", "id", it.del.ID(), "err", err)
-		if d.ord != nil && it.decoded {
-			d.ord.delay(it)
-		}
+		d.ord.delay(it)
 	}
 	it.settled.Store(true)
 	c.Add(1)
@@ -516,9 +504,7 @@ func (d *Deliverer) ack(ctx context.Context, it *item, c *atomic.Int64) {
 
 // releaseOne hands it back without spending an attempt.
 func (d *Deliverer) releaseOne(ctx context.Context, it *item) {
-	if d.ord != nil && it.decoded {
-		d.ord.delay(it)
-	}
+	d.ord.delay(it)
 	_ = settle(ctx, func(c context.Context) error { return it.del.Nack(c, 0) })
 	it.settled.Store(true)
 	d.stats.released.Add(1)
@@ -587,12 +573,6 @@ func (d *Deliverer) report(b *batch) {
 		codes = append(codes, code)
 	}
 	d.log.Warn("records dead-lettered; see sfbridge dlq list --sync "+d.name, "count", n, "codes", strings.Join(codes, ","))
-}
-
-// newerWritten reports whether the stream-order guard saw a newer version
-// of it's key written while this batch held the key.
-func (d *Deliverer) newerWritten(it *item) bool {
-	return d.ord != nil && it.act.Key != "" && d.ord.newerWritten(it.act.Key, it.act.Version)
 }
 
 // pick returns xs[i] for each i of idx.

@@ -299,19 +299,29 @@ func (o *streamOrder) unregister(keys []string) {
 // writes must then be stored, since the other batch's record may be an older
 // version that comes back (its supersede not applied, a crash) after this
 // batch has let go of the key.
+//
+// Like written, newerWritten, delay and ended, it may be called on a nil
+// streamOrder (the state-store guard), which knows nothing.
 func (o *streamOrder) shared(key string) bool {
+	if o == nil {
+		return false
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := o.recent[key]
 	return r != nil && r.refs > 1
 }
 
-// newerWritten reports whether a version of key newer than v was written
-// while a batch in hand held the key.
-func (o *streamOrder) newerWritten(key string, v record.Version) bool {
+// newerWritten reports whether a version of it's key newer than its own was
+// written while a batch in hand held the key.
+func (o *streamOrder) newerWritten(it *item) bool {
+	if o == nil || it.act.Key == "" {
+		return false
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r := o.recent[key]
+	v := it.act.Version
+	r := o.recent[it.act.Key]
 	if r == nil || !r.written {
 		return false
 	}
@@ -321,6 +331,9 @@ func (o *streamOrder) newerWritten(key string, v record.Version) bool {
 
 // written notes that v of key is in Salesforce.
 func (o *streamOrder) written(key string, v record.Version) {
+	if o == nil {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := o.recent[key]
@@ -366,7 +379,7 @@ func (o *streamOrder) durable(it *item) bool {
 // delay notes that it will come back (nacked or released): until it has
 // ended, every record of its key goes through the state store.
 func (o *streamOrder) delay(it *item) {
-	if it.act.Key == "" {
+	if o == nil || it.act.Key == "" {
 		return
 	}
 	pos, _ := it.del.Sequence()
@@ -380,7 +393,7 @@ func (o *streamOrder) delay(it *item) {
 
 // ended notes that it reached an end state (delivered, superseded, DLQ).
 func (o *streamOrder) ended(it *item) {
-	if it.del.Attempt() <= 1 && !it.replay {
+	if o == nil || it.del.Attempt() <= 1 && !it.replay {
 		return // a first delivery cannot be one this process delayed
 	}
 	pos, _ := it.del.Sequence()
