@@ -307,7 +307,11 @@ func (d *Deliverer) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("deliver: sync %s: %w", d.name, err)
 		}
-		if err := d.ord.load(ctx, st); err != nil {
+		last, err := d.cfg.Queue.LastPosition(ctx) // after the stats: at least what they saw
+		if err != nil {
+			return fmt.Errorf("deliver: sync %s: %w", d.name, err)
+		}
+		if err := d.ord.load(ctx, st, last); err != nil {
 			return fmt.Errorf("deliver: sync %s: the stream-order guard's state: %w", d.name, err)
 		}
 		if err := d.pinDeadLetters(ctx); err != nil {

@@ -114,14 +114,15 @@ func (o *streamOrder) lapsed(now time.Time) bool {
 	return now.UnixNano()-o.beat.Load() > int64(o.ackWait/2)
 }
 
-// load reads the pinned keys and notes where the consumer stood (st): while
+// load reads the pinned keys and notes where the consumer stood (st, and
+// last, the queue's newest position): while
 // its ack floor is below what it had delivered, the previous process may
 // have left deliveries unsettled. A sync that delivered records before
 // without the stream-order guard (the marker guardKey is missing) may also
 // have DLQ replays waiting in the queue, published before this start with no
 // pin for their key: it catches up until everything the queue held at the
 // start is settled.
-func (o *streamOrder) load(ctx context.Context, st queue.ConsumerStats) error {
+func (o *streamOrder) load(ctx context.Context, st queue.ConsumerStats, last uint64) error {
 	entries, err := o.st.List(ctx, o.prefix)
 	if err != nil {
 		return err
@@ -150,7 +151,7 @@ func (o *streamOrder) load(ctx context.Context, st queue.ConsumerStats) error {
 		// (the broker's consumer state reaches its disk a little after the
 		// deliveries it describes, so what a killed process had in hand may
 		// not show as in flight). Catch up on everything the queue holds.
-		o.firstStart, o.catchUpTo = true, max(o.catchUpTo, st.Stored)
+		o.firstStart, o.catchUpTo = true, max(o.catchUpTo, last)
 		o.catchingUp.Store(true)
 	}
 	o.lastDelivery = st.Deliveries

@@ -48,6 +48,10 @@ type Queue interface {
 	// DeleteConsumer removes a durable consumer and its position. ErrNotFound
 	// when there is none by that name.
 	DeleteConsumer(ctx context.Context, name string) error
+	// LastPosition is the position (as in ConsumerStats.Delivered) of the
+	// newest message the queue holds, on any subject: everything published
+	// so far is at or below it.
+	LastPosition(ctx context.Context) (uint64, error)
 	// MaxMessageSize is the largest Data plus Headers the broker accepts, in bytes.
 	MaxMessageSize() int
 	// DLQ is the dead-letter queue that goes with this queue.
@@ -100,9 +104,6 @@ type ConsumerStats struct {
 	// Deliveries is the number of the last delivery (Delivery.Sequence's
 	// consumer number), 0 before the first.
 	Deliveries uint64
-	// Stored is the position of the newest message the queue holds (on any
-	// subject): everything published so far is at or below it.
-	Stored uint64
 }
 
 // Delivery is one message handed to a consumer. Settle it exactly once with

@@ -92,10 +92,6 @@ func (c *Consumer) Stats(ctx context.Context) (queue.ConsumerStats, error) {
 	if err != nil {
 		return queue.ConsumerStats{}, fmt.Errorf("natsjs: consumer %s info: %w", c.name, err)
 	}
-	si, err := c.q.in.Info(ctx)
-	if err != nil {
-		return queue.ConsumerStats{}, fmt.Errorf("natsjs: consumer %s: stream info: %w", c.name, err)
-	}
 	return queue.ConsumerStats{
 		Pending:     info.NumPending,
 		InFlight:    info.NumAckPending,
@@ -103,7 +99,6 @@ func (c *Consumer) Stats(ctx context.Context) (queue.ConsumerStats, error) {
 		Delivered:   info.Delivered.Stream,
 		AckFloor:    info.AckFloor.Stream,
 		Deliveries:  info.Delivered.Consumer,
-		Stored:      si.State.LastSeq,
 	}, nil
 }
 

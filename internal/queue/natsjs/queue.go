@@ -222,6 +222,15 @@ func (q *Queue) Consumer(ctx context.Context, cfg queue.ConsumerConfig) (queue.C
 	return &Consumer{q: q, name: cfg.Name, c: c}, nil
 }
 
+// LastPosition is the input stream's last sequence; see queue.Queue.
+func (q *Queue) LastPosition(ctx context.Context) (uint64, error) {
+	si, err := q.in.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("natsjs: input stream info: %w", err)
+	}
+	return si.State.LastSeq, nil
+}
+
 // ConsumerNames lists the durable consumers of the input stream, sorted.
 func (q *Queue) ConsumerNames(ctx context.Context) ([]string, error) {
 	l := q.in.ConsumerNames(ctx)
