@@ -28,15 +28,15 @@ import (
 //     register their keys in fetch order (intake), so a batch fetched earlier
 //     sees what a later one wrote before it.
 //   - Everything else is checked against the state store, as the durable
-//     guard does, and what it writes is stored there: a redelivery (nacked,
-//     released, or left unsettled by an earlier process), a DLQ replay, and
-//     any record of a key that has a delivery waiting to come back (risky:
-//     this process nacked or released it) or that reached the DLQ (pinned,
-//     kept in the state store, so a replay finds what was written since).
-//   - After a restart, what the previous process left unsettled is unknown
-//     here, so every record goes through the state store (catching up)
-//     until the consumer's ack floor passes what had been delivered before
-//     the start.
+//     guard does, and what it writes is stored there: a redelivery, a DLQ
+//     replay, any record of a key that has a delivery waiting to come back
+//     (away: this process nacked or released it) or that reached the DLQ
+//     (pinned, kept in the state store, so a replay finds what was written
+//     since), and a write of a key another batch in hand holds (shared).
+//   - While a delivery may come back that this process cannot account for
+//     (left by an earlier process, lost on its way, resent while in hand:
+//     doubt), every record goes through the state store (catching up) until
+//     the consumer's ack floor passes it.
 //
 // Its memory is the keys of the batches in hand, the keys with a delivery
 // waiting to come back, and the pinned keys: never one entry per key

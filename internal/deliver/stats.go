@@ -69,8 +69,9 @@ type Stats struct {
 	CatchingUp bool `json:"catching_up,omitempty"`
 	// Durable counts the records the guard checked against the state store.
 	Durable int64 `json:"durable_checks"`
-	// Gaps counts fetches that showed a delivery had reached no one
-	// (stream order only; each starts a catching-up period).
+	// Gaps counts fetches that showed a delivery had reached no one, or
+	// brought back one this process did not hand back (stream order only;
+	// each starts a catching-up period).
 	Gaps int64 `json:"delivery_gaps,omitempty"`
 	// Stopped says why the sync stopped by itself ("" when it did not).
 	Stopped string `json:"stopped,omitempty"`
