@@ -145,7 +145,11 @@ func (c Config) withDefaults() Config {
 		c.APIVersion = DefaultAPIVersion
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
+		// A transport of its own: the shared http.DefaultTransport has its
+		// idle connections closed by anything else in the process (an
+		// httptest.Server's Close does it), which breaks a request that was
+		// about to reuse one.
+		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
