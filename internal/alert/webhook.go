@@ -87,10 +87,10 @@ func (w *webhook) run(ctx context.Context, drain context.Context) {
 				break
 			}
 			if ctx.Err() != nil {
-				w.send(drain, m, 1)
+				w.send(drain, drain, m, 1)
 				continue
 			}
-			w.send(ctx, m, w.tries)
+			w.send(ctx, drain, m, w.tries)
 		}
 		select {
 		case <-w.wake:
@@ -103,8 +103,10 @@ func (w *webhook) run(ctx context.Context, drain context.Context) {
 }
 
 // send posts m, retrying up to tries times. It gives up early on an answer
-// that retrying cannot change (4xx but 408 and 429) or when ctx ends.
-func (w *webhook) send(ctx context.Context, m Message, tries int) {
+// that retrying cannot change (4xx but 408 and 429) or when ctx ends; a
+// send cut short by ctx (Stop) gets the one try under drain that Stop
+// promises every message already due.
+func (w *webhook) send(ctx, drain context.Context, m Message, tries int) {
 	body, err := json.Marshal(m)
 	if err != nil {
 		w.log.Error("alert: cannot encode the message", "alert", w.name, "err", err)
@@ -114,6 +116,9 @@ func (w *webhook) send(ctx context.Context, m Message, tries int) {
 	for attempt := 1; attempt <= tries; attempt++ {
 		retryable := false
 		last, retryable = w.post(ctx, body)
+		if last != nil && ctx.Err() != nil && ctx != drain && drain.Err() == nil {
+			last, retryable = w.post(drain, body) // cut short by Stop: its one try
+		}
 		if last == nil {
 			w.mu.Lock()
 			w.sent++
